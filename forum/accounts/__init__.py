@@ -1,0 +1,1 @@
+"""Members: registration, e-mail confirmation, sign-in, TOTP, recovery codes, sessions."""

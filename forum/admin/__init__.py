@@ -1,0 +1,1 @@
+"""Site administration: members' roles and suspensions, and the audit log."""

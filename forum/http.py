@@ -1,0 +1,109 @@
+"""HTTP policy: security headers, caching of member pages, and error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from flask_limiter.errors import RateLimitExceeded
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
+
+from forum.extensions import db
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+ERROR_TITLES = {
+    400: "That request could not be understood",
+    403: "You do not have access to this page",
+    404: "Page not found",
+    405: "That action is not allowed here",
+    413: "That upload is too large",
+    422: "That could not be processed",
+    429: "Too many attempts",
+    500: "Something went wrong on our side",
+}
+
+
+def add_security_headers(response: Response) -> Response:
+    """Headers on every response; member pages are never cached by browsers or proxies."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint != "static" and current_user and current_user.is_authenticated:
+        headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_error(code: int, description: str | None = None) -> tuple[str, int]:
+    return render_template(
+        "errors/error.html",
+        code=code,
+        title=ERROR_TITLES.get(code, "Error"),
+        description=description,
+    ), code
+
+
+def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+    code = error.code or 500
+    if code < 400:
+        return error
+    # Only our own abort() descriptions are shown; werkzeug's defaults stay generic.
+    custom = error.description if error.description != type(error).description else None
+    return _render_error(code, custom)
+
+
+def _csrf_error(_: CSRFError) -> tuple[str, int]:
+    return _render_error(
+        400,
+        "The form expired or did not come from this site. Go back, reload the page and "
+        "try again; what you typed may still be in the form.",
+    )
+
+
+def _rate_limited(_: RateLimitExceeded) -> tuple[str, int]:
+    return _render_error(429, "Too many attempts from your address. Wait a minute and try again.")
+
+
+def _server_error(error: InternalServerError) -> tuple[str, int]:
+    db.session.rollback()
+    original = getattr(error, "original_exception", None)
+    log.error(
+        "Unhandled error on %s %s: %s",
+        request.method,
+        request.endpoint,
+        type(original).__name__ if original else "InternalServerError",
+    )
+    return _render_error(500, None)
+
+
+def register(app: Flask) -> None:
+    """Attach the headers and error pages to the app."""
+    app.after_request(add_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(InternalServerError, _server_error)
+    app.register_error_handler(HTTPException, _http_error)

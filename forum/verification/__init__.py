@@ -1,0 +1,1 @@
+"""Physician verification: NPI, the NPPES registry copy, matching and the verifiers' queue."""
