@@ -8,7 +8,16 @@ from enum import IntEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, redirect, request, session, url_for
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -65,8 +74,8 @@ def endpoint_rule(app: Flask, endpoint: str) -> tuple[Level, tuple[Role, ...]] |
 
 def visitor_level() -> Level:
     """The level the current visitor has reached, ignoring roles."""
-    if not current_user.is_authenticated:
-        return Level.PUBLIC
+    if not has_request_context() or not current_user.is_authenticated:
+        return Level.PUBLIC  # outside a request (mail sent from the shell) nobody is signed in
     if not session.get("mfa"):
         return Level.PASSWORD
     if current_user.is_physician:

@@ -31,6 +31,13 @@ def _int(value: str) -> int:
     return int(value.strip())
 
 
+def _count(value: str) -> int:
+    number = _int(value)
+    if number < 0:
+        raise ValueError(f"expected 0 or more, got {number}")
+    return number
+
+
 def _str(value: str) -> str:
     return value.strip()
 
@@ -129,7 +136,7 @@ SETTINGS: tuple[Setting, ...] = (
         "FORUM_TRUSTED_PROXIES",
         "TRUSTED_PROXIES",
         0,
-        _int,
+        _count,
         "How many reverse proxies in front of the app set X-Forwarded-For/-Proto (0: none).",
     ),
     Setting(
@@ -270,8 +277,10 @@ def _validate(values: dict[str, Any]) -> None:
             raise ConfigError(
                 "FORUM_ENCRYPTION_KEYS holds a key that is not a Fernet key."
             ) from None
-    if values["SESSION_IDLE_MINUTES"] < 1 or values["SESSION_MAX_HOURS"] < 1:
-        raise ConfigError("Session timeouts must be positive.")
+    if values["SESSION_IDLE_MINUTES"] < 1:
+        raise ConfigError("FORUM_SESSION_IDLE_MINUTES must be 1 or more.")
+    if values["SESSION_MAX_HOURS"] < 1:
+        raise ConfigError("FORUM_SESSION_MAX_HOURS must be 1 or more.")
 
 
 def database_url(values: Mapping[str, Any], instance: Path) -> str:

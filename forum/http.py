@@ -67,13 +67,15 @@ def _render_error(code: int, description: str | None = None) -> tuple[str, int]:
     ), code
 
 
-def _http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
+def _http_error(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]] | HTTPException:
     code = error.code or 500
     if code < 400:
         return error
     # Only our own abort() descriptions are shown; werkzeug's defaults stay generic.
     custom = error.description if error.description != type(error).description else None
-    return _render_error(code, custom)
+    # Keep the headers the error carries (Allow on a 405, say); the page brings its own type.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return (*_render_error(code, custom), headers)
 
 
 def _csrf_error(_: CSRFError) -> tuple[str, int]:

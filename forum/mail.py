@@ -81,10 +81,15 @@ class SMTPTransport:
             connection = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._context())
         else:
             connection = smtplib.SMTP(host, port, timeout=timeout)
+        try:
             if security == "starttls":
                 connection.starttls(context=self._context())
-        if self.config.get("SMTP_USERNAME"):
-            connection.login(self.config["SMTP_USERNAME"], self.config.get("SMTP_PASSWORD") or "")
+            if self.config.get("SMTP_USERNAME"):
+                password = self.config.get("SMTP_PASSWORD") or ""
+                connection.login(self.config["SMTP_USERNAME"], password)
+        except BaseException:
+            connection.close()  # a refused STARTTLS or login must not leave the socket open
+            raise
         return connection
 
     def send(self, message: EmailMessage) -> None:

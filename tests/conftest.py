@@ -14,8 +14,9 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,14 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+import time_machine
 from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
 from forum import create_app
+from forum.accounts import totp
 from forum.extensions import db
 
 PG_ADMIN_URL = os.environ.get("CURBSIDE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -174,7 +177,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_database")
 
 
-def _empty_tables(app: Flask) -> None:
+def forget_app(app: Flask) -> None:
+    """Empty the tables (PostgreSQL is shared by the session) and close the connections."""
     with app.app_context():
         db.session.remove()
         engine = db.engine
@@ -199,7 +203,7 @@ def app(tmp_path: Path, db_url: str, smtp_server: tuple[Controller, Mailbox]) ->
     controller, _ = smtp_server
     application = make_app(tmp_path, db_url, controller.port)
     yield application
-    _empty_tables(application)
+    forget_app(application)
 
 
 @pytest.fixture
@@ -232,6 +236,37 @@ class FormClient(FlaskClient):
 @pytest.fixture
 def client(app: Flask) -> FormClient:
     return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def build_app(
+    db_url: str, tmp_path: Path, smtp_server: tuple[Controller, Mailbox]
+) -> Iterator[Callable[..., Flask]]:
+    """Make more apps on the test's database (another worker, other settings); tidied after."""
+    controller, _ = smtp_server
+    made: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        application = make_app(tmp_path, db_url, controller.port, **overrides)
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        forget_app(application)
+
+
+@pytest.fixture
+def early_in_a_totp_step() -> Iterator[None]:
+    """Start one second into a fresh 30-second step.
+
+    sign_in() types the oldest code the server still accepts; a step boundary between typing
+    and checking would make it stale. Suites that sign in make this autouse.
+    """
+    step = int(datetime.now(UTC).timestamp()) // totp.STEP_SECONDS + 1
+    start = datetime.fromtimestamp(step * totp.STEP_SECONDS + 1, UTC)
+    with time_machine.travel(start, tick=True):
+        yield
 
 
 def wait_until(condition: Any, timeout: float = 5.0) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 from flask.cli import AppGroup
 
@@ -13,7 +15,7 @@ users_cli = AppGroup("users", help="Manage member accounts.")
 
 @users_cli.command("create-admin")
 @click.argument("email")
-@click.option("--display-name", default=None, help="Shown on posts; defaults to 'Admin <name>'.")
+@click.option("--display-name", default=None, help="Shown on posts; defaults to 'Staff <name>'.")
 @click.option("--first-name", default="Site", show_default=True)
 @click.option("--last-name", default="Administrator", show_default=True)
 def create_admin(email: str, display_name: str | None, first_name: str, last_name: str) -> None:
@@ -28,7 +30,9 @@ def create_admin(email: str, display_name: str | None, first_name: str, last_nam
             click.echo(f"{existing.email} already has an account; it now holds the admin role.")
             return
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-        name = display_name or f"Admin {email.split('@')[0]}"[:40]
+        # Not "Admin ...": names starting with a staff title are reserved (see services).
+        local = re.sub(r"\W+", " ", email.split("@")[0]).strip()
+        name = display_name or f"Staff {local}"[:40].rstrip()
         made = services.provision_account(
             services.SignUp(email, password, name, first_name, last_name), {Role.ADMIN}
         )

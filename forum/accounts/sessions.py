@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, flash, request, session
 from flask_login import current_user, login_user, logout_user
+from werkzeug.local import LocalProxy
 
 from forum.accounts.models import User
 from forum.extensions import db, login_manager, utcnow
@@ -54,6 +55,10 @@ def complete_second_factor() -> None:
 
 def reissue(user: User) -> None:
     """Keep this session alive after the member's session version changed."""
+    if isinstance(user, LocalProxy):
+        # Views pass current_user; flask-login must hold the member itself, or the proxy
+        # would resolve to itself and recurse until the worker crashes.
+        user = user._get_current_object()
     second_factor = bool(session.get("mfa"))
     signed_in_at = session.get("signed_in_at")
     login_user(user)

@@ -38,9 +38,10 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    # Choices are filled by the view from the log; declaring them here as (value, label)
+    # tuples is deprecated by WTForms 3.3 and warns on every request.
     action = SelectField(
         "Action",
-        choices=[("", "Any action")],
         validate_choice=False,
         validators=[Optional(), Length(max=64)],
     )
