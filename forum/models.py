@@ -2,5 +2,22 @@
 
 from forum.accounts.models import RecoveryCode, Role, User
 from forum.audit import AuditEvent
+from forum.verification.models import (
+    ClaimDocument,
+    HospitalDomain,
+    RegistryImport,
+    RegistryProvider,
+    VerificationClaim,
+)
 
-__all__ = ["AuditEvent", "RecoveryCode", "Role", "User"]
+__all__ = [
+    "AuditEvent",
+    "ClaimDocument",
+    "HospitalDomain",
+    "RecoveryCode",
+    "RegistryImport",
+    "RegistryProvider",
+    "Role",
+    "User",
+    "VerificationClaim",
+]

@@ -52,6 +52,10 @@ class User(UserMixin, Model):
     is_verifier: Mapped[bool] = mapped_column(default=False)
 
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set with verified_at; unique so one NPI backs at most one verified account.
+    npi: Mapped[str | None] = mapped_column(sa.String(10), unique=True)
+    # The verified specialty: a community slug from forum.verification.taxonomy.
+    specialty: Mapped[str | None] = mapped_column(sa.String(40))
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     suspension_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
