@@ -1,0 +1,1 @@
+"""Case threads: communities, cases and discussions, posts, polls, votes and images."""
