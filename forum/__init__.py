@@ -69,19 +69,32 @@ def _configure_logging(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from forum.accounts.views import bp as accounts_bp
     from forum.admin.views import bp as admin_bp
+    from forum.cases.media_views import bp as media_bp
+    from forum.cases.views import bp as cases_bp
     from forum.pages import bp as pages_bp
+    from forum.verification.review import bp as review_bp
     from forum.verification.views import bp as verification_bp
 
-    for blueprint in (pages_bp, accounts_bp, verification_bp, admin_bp):
+    for blueprint in (pages_bp, accounts_bp, verification_bp, review_bp, admin_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(media_bp)
+    app.register_blueprint(cases_bp)
 
 
 def _register_cli(app: Flask) -> None:
     from forum.accounts.cli import users_cli
+    from forum.cases.cli import cases_cli
     from forum.demo import demo_cli
+    from forum.phi.cli import phi_cli
+    from forum.verification.cli import verification_cli
+    from forum.verification.registry_cli import registry_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(cases_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(phi_cli)
+    app.cli.add_command(registry_cli)
+    app.cli.add_command(verification_cli)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

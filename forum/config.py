@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 
@@ -40,6 +42,13 @@ def _count(value: str) -> int:
 
 def _str(value: str) -> str:
     return value.strip()
+
+
+def _seconds(value: str) -> float:
+    number = float(value.strip())
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"expected a number of seconds above 0, got {value.strip()!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -212,6 +221,21 @@ SETTINGS: tuple[Setting, ...] = (
         _str,
         "PEM bundle to trust for the SMTP server's certificate instead of the system store.",
     ),
+    Setting(
+        "FORUM_NPPES_API_URL",
+        "NPPES_API_URL",
+        None,
+        _str,
+        "NPPES Registry API (version 2.1) asked about an NPI missing from the registry copy, "
+        "e.g. `https://npiregistry.cms.hhs.gov/api/`. Empty (default): never asked.",
+    ),
+    Setting(
+        "FORUM_NPPES_API_TIMEOUT",
+        "NPPES_API_TIMEOUT",
+        3,
+        _seconds,
+        "Seconds before an NPPES API lookup gives up and the claim goes to a verifier.",
+    ),
     Setting("FORUM_LOG_LEVEL", "LOG_LEVEL", "INFO", _str, "Python logging level."),
 )
 
@@ -281,6 +305,24 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigError("FORUM_SESSION_IDLE_MINUTES must be 1 or more.")
     if values["SESSION_MAX_HOURS"] < 1:
         raise ConfigError("FORUM_SESSION_MAX_HOURS must be 1 or more.")
+    _validate_nppes_api(values)
+
+
+def _is_web_address(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed [IPv6] bracket
+        return False
+
+
+def _validate_nppes_api(values: Mapping[str, Any]) -> None:
+    url = values.get("NPPES_API_URL")
+    if url and not _is_web_address(url):
+        raise ConfigError("FORUM_NPPES_API_URL must be an http:// or https:// address.")
+    timeout = values.get("NPPES_API_TIMEOUT")
+    if not isinstance(timeout, int | float) or not math.isfinite(timeout) or timeout <= 0:
+        raise ConfigError("FORUM_NPPES_API_TIMEOUT must be a number of seconds above 0.")
 
 
 def database_url(values: Mapping[str, Any], instance: Path) -> str:
@@ -320,7 +362,8 @@ def flask_settings(values: Mapping[str, Any]) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": values["SESSION_COOKIE_SECURE"],
         # CSRF tokens live as long as the session, so a long case write-up never expires mid-way.
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 12 * 1024 * 1024,
+        # Four 10 MB case images and the form around them.
+        "MAX_CONTENT_LENGTH": 45 * 1024 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -53,7 +53,13 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.endpoint != "static" and current_user and current_user.is_authenticated:
+    signed_in = current_user and current_user.is_authenticated
+    # Member pages stay out of caches; a view that already said no-store keeps its own wording.
+    if (
+        request.endpoint != "static"
+        and signed_in
+        and "no-store" not in headers.get("Cache-Control", "")
+    ):
         headers["Cache-Control"] = "no-store"
     return response
 

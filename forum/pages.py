@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from forum.access import Level, next_step_for, public, visitor_level
+from forum.cases import queries
+from forum.cases.communities import home_community
 
 bp = Blueprint("pages", __name__)
 
@@ -14,7 +16,7 @@ bp = Blueprint("pages", __name__)
 @bp.route("/")
 @public
 def index() -> str | Response:
-    """Strangers see what Curbside is; members go to the next step of their journey."""
+    """Strangers see what Curbside is; members go to the next step; physicians see their feed."""
     level = visitor_level()
     if level == Level.PUBLIC:
         return render_template("pages/landing.html")
@@ -22,7 +24,14 @@ def index() -> str | Response:
         return redirect(next_step_for(current_user))
     if level == Level.MEMBER:
         return redirect(url_for("verification.status"))
-    return render_template("pages/home.html")
+    page = request.args.get("page", 1, type=int)
+    if page < 1 or page > queries.MAX_PAGE:
+        abort(404)
+    return render_template(
+        "cases/feed.html",
+        listing=queries.feed(current_user, page),
+        home=home_community(current_user),
+    )
 
 
 @bp.route("/about")

@@ -8,7 +8,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from forum.accounts.models import User
+from forum.accounts.models import Role, User
 from forum.extensions import Model, UTCDateTime, utcnow
 
 
@@ -107,6 +107,8 @@ class Thread(Model):
     solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome_source: Mapped[str | None] = mapped_column(sa.Text)
     outcome_html: Mapped[str | None] = mapped_column(sa.Text)
+    # Published, or pending when the PHI gate held the outcome for a moderator.
+    outcome_visibility: Mapped[str | None] = mapped_column(sa.String(16))
     outcome_added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Case fields (None for discussions): bands and kinds, never exact values.
@@ -119,6 +121,14 @@ class Thread(Model):
     tags: Mapped[list[ThreadTag]] = relationship(
         order_by="ThreadTag.tag", cascade="all, delete-orphan"
     )
+    sections: Mapped[list[CaseSection]] = relationship(cascade="all, delete-orphan")
+    # The opening post (its alias labels an anonymous thread in lists).
+    opening: Mapped[Post | None] = relationship(
+        primaryjoin="and_(Post.thread_id == Thread.id, Post.is_opening.is_(True))",
+        viewonly=True,
+        uselist=False,
+    )
+    poll: Mapped[Poll | None] = relationship(viewonly=True)
 
     __table_args__ = (
         # The community page: visible threads by latest activity.
@@ -130,6 +140,45 @@ class Thread(Model):
     def is_case(self) -> bool:
         """A structured case rather than a discussion."""
         return self.kind == ThreadKind.CASE
+
+    @property
+    def is_published(self) -> bool:
+        """Everyone may see it (not held, rejected or removed)."""
+        return self.visibility == Visibility.PUBLISHED
+
+    @property
+    def author_label(self) -> str:
+        """How members see the author: the alias when anonymous (needs `opening` loaded)."""
+        if self.anonymous:
+            opening = self.opening
+            if opening is not None and opening.alias_number is not None:
+                return opening.author_label
+            return "Anonymous physician"
+        return self.author.display_name
+
+    def section_map(self) -> dict[str, CaseSection]:
+        """The case sections by name."""
+        return {section.name: section for section in self.sections}
+
+    def can_accept(self, member: User, post: Post) -> bool:
+        """The case's author may accept a published reply by someone else."""
+        return (
+            self.is_case
+            and member.id == self.author_id
+            and post.thread_id == self.id
+            and not post.is_opening
+            and post.author_id != self.author_id
+            and post.is_live
+        )
+
+    def can_add_outcome(self, member: User) -> bool:
+        """The case's author adds (or rewrites) how the patient did."""
+        return self.is_case and member.id == self.author_id
+
+    @property
+    def outcome_published(self) -> bool:
+        """The outcome is there for every member to read."""
+        return self.outcome_html is not None and self.outcome_visibility == Visibility.PUBLISHED
 
 
 class CaseSection(Model):
@@ -187,6 +236,51 @@ class Post(Model):
     )
 
     __table_args__ = (sa.Index("ix_post_thread_created", "thread_id", "created_at"),)
+
+    @property
+    def is_deleted(self) -> bool:
+        """Soft-deleted: the thread shows a tombstone in its place."""
+        return self.deleted_at is not None
+
+    @property
+    def is_live(self) -> bool:
+        """Published and not deleted: what every member sees and counts."""
+        return self.visibility == Visibility.PUBLISHED and self.deleted_at is None
+
+    @property
+    def is_held(self) -> bool:
+        """Waiting for a moderator, or refused: only its author and moderators see it."""
+        return self.visibility in (Visibility.PENDING, Visibility.REJECTED)
+
+    @property
+    def author_label(self) -> str:
+        """How members see the author: "Anonymous cardiologist 2", or the display name."""
+        if self.anonymous:
+            label = f"Anonymous {self.alias_specialty or 'physician'}"
+            return f"{label} {self.alias_number}" if self.alias_number else label
+        return self.author.display_name
+
+    def can_edit(self, member: User) -> bool:
+        """Its author may edit it while it stands (not deleted, rejected or removed)."""
+        return (
+            member.id == self.author_id
+            and self.deleted_at is None
+            and self.visibility in (Visibility.PUBLISHED, Visibility.PENDING)
+        )
+
+    def can_delete(self, member: User) -> bool:
+        """Its author or a moderator may delete it, once."""
+        if self.deleted_at is not None:
+            return False
+        return member.id == self.author_id or member.has_role(Role.MODERATOR)
+
+    def can_see_history(self, member: User) -> bool:
+        """Earlier texts are for the author and moderators only."""
+        return member.id == self.author_id or member.has_role(Role.MODERATOR)
+
+    def can_vote(self, member: User) -> bool:
+        """Members mark others' live posts helpful, never their own."""
+        return self.is_live and member.id != self.author_id
 
 
 class PostRevision(Model):

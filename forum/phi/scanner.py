@@ -1,10 +1,86 @@
-"""scan(text): the Safe Harbor identifier detector (issue 5 fills in the detection)."""
+"""scan(text): the Safe Harbor identifier detector."""
 
 from __future__ import annotations
 
-from forum.phi.findings import Finding
+from bisect import bisect_right
+
+from forum.phi.findings import Action, Finding, Kind
+from forum.phi.knowledge import lexicon
+from forum.phi.rules import contact, dates, names, numbers, places
+from forum.phi.rules.base import Scan
+
+# When two findings overlap, the more specific kind wins (an address beats the name inside it).
+_PRIORITY = {
+    kind: rank
+    for rank, kind in enumerate(
+        [
+            Kind.EMAIL,
+            Kind.URL,
+            Kind.IP,
+            Kind.SSN,
+            Kind.HEALTH_PLAN,
+            Kind.VEHICLE,
+            Kind.PHONE,
+            Kind.FAX,
+            Kind.ADDRESS,
+            Kind.DATE,
+            Kind.AGE_OVER_89,
+            Kind.MRN,
+            Kind.ACCOUNT,
+            Kind.LICENSE,
+            Kind.DEVICE,
+            Kind.ZIP,
+            Kind.CITY,
+            Kind.NAME,
+            Kind.OTHER_ID,
+        ]
+    )
+}
 
 
 def scan(text: str) -> list[Finding]:
     """Every suspected identifier in text, in order of position."""
-    return []
+    if not text:
+        return []
+    scan = Scan(text, lexicon())
+    shields = sorted(contact.references(scan))
+    found: list[Finding] = [
+        *contact.emails(scan),
+        *contact.urls(scan),
+        *contact.ips(scan),
+        *contact.phones(scan),
+        *numbers.identifiers(scan),
+        *numbers.zips(scan),
+        *dates.dates(scan),
+        *dates.ages(scan),
+        *places.addresses(scan),
+        *places.cities(scan),
+        *places.facilities(scan),
+        *names.names(scan),
+    ]
+    if shields:
+        found = [f for f in found if not _shielded(f, shields)]
+    return _resolve(found)
+
+
+def _shielded(item: Finding, shields: list[tuple[int, int]]) -> bool:
+    """Whether a finding overlaps a citation or code that must pass (shields sorted by start)."""
+    index = bisect_right(shields, (item.end, -1))
+    return any(start < item.end and item.start < end for start, end in shields[:index][-8:])
+
+
+def _resolve(found: list[Finding]) -> list[Finding]:
+    """Keep one finding per stretch of text: block over review, then the more specific kind,
+    then the longer span."""
+    ranked = sorted(
+        found,
+        key=lambda f: (f.action is not Action.BLOCK, _PRIORITY[f.kind], f.start - f.end, f.start),
+    )
+    kept: list[Finding] = []
+    for candidate in ranked:
+        if candidate.end <= candidate.start:
+            continue
+        if any(candidate.start < k.end and k.start < candidate.end for k in kept):
+            continue
+        kept.append(candidate)
+    return sorted(kept, key=lambda f: (f.start, f.end))

@@ -1,0 +1,281 @@
+"""What the case pages read: a fixed number of queries per page, whatever the page holds.
+
+Each page loads its rows with their authors, tags and images eagerly (selectin or joined
+loads) and the viewer's own marks (votes, bookmarks, follows) with one query each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload, selectinload
+
+from forum.accounts.models import User
+from forum.cases import polls
+from forum.cases.models import (
+    Bookmark,
+    Community,
+    Follow,
+    HelpfulVote,
+    Poll,
+    Post,
+    PostRevision,
+    Thread,
+    ThreadRead,
+)
+from forum.cases.visibility import (
+    can_see_outcome,
+    can_see_thread,
+    is_moderator,
+    listed_threads_filter,
+    visible_posts_filter,
+    visible_threads_query,
+)
+from forum.extensions import db, utcnow
+
+PAGE_SIZE = 20
+MAX_PAGE = 10_000
+# Ids are 32-bit integers on PostgreSQL; a larger number in a URL names nothing.
+MAX_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    """A thread in a list, with whether the viewer has unread activity in it (feeds only)."""
+
+    thread: Thread
+    unread: bool = False
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a thread list."""
+
+    rows: list[ThreadRow]
+    page: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """Everything the thread page shows, loaded in a fixed number of queries."""
+
+    thread: Thread
+    posts: list[Post]
+    page: int
+    pages: int
+    voted: set[int] = field(default_factory=set)
+    bookmarked: set[int] = field(default_factory=set)
+    following: bool = False
+    poll: polls.PollView | None = None
+    show_outcome: bool = False
+    moderator: bool = False
+
+
+@dataclass(frozen=True)
+class BookmarkPage:
+    """One page of the viewer's bookmarks."""
+
+    posts: list[Post]
+    page: int
+    has_next: bool
+
+
+def _listing(query: sa.Select[Any], page: int) -> sa.Select[Any]:
+    return (
+        query.order_by(Thread.last_activity_at.desc(), Thread.id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+        .options(
+            joinedload(Thread.author),
+            joinedload(Thread.community),
+            selectinload(Thread.opening),
+            selectinload(Thread.tags),
+        )
+    )
+
+
+def community_threads(viewer: User, community: Community, page: int) -> ListPage:
+    """A community's visible threads by latest activity, 20 a page."""
+    query = _listing(visible_threads_query(viewer).where(Thread.community_id == community.id), page)
+    threads = list(db.session.scalars(query))
+    rows = [ThreadRow(thread) for thread in threads[:PAGE_SIZE]]
+    return ListPage(rows, page, len(threads) > PAGE_SIZE)
+
+
+def feed(viewer: User, page: int) -> ListPage:
+    """The member's community and followed threads, newest activity first, with unread marks."""
+    followed = sa.select(Follow.thread_id).where(Follow.user_id == viewer.id)
+    home = sa.select(Community.id).where(Community.slug == (viewer.specialty or ""))
+    read = sa.and_(ThreadRead.thread_id == Thread.id, ThreadRead.user_id == viewer.id)
+    query = _listing(
+        visible_threads_query(viewer)
+        .add_columns(ThreadRead.read_at)
+        .outerjoin(ThreadRead, read)
+        .where(sa.or_(Thread.community_id.in_(home), Thread.id.in_(followed))),
+        page,
+    )
+    found = list(db.session.execute(query))
+    rows = [
+        ThreadRow(thread, unread=_unread(thread.last_activity_at, read_at))
+        for thread, read_at in found[:PAGE_SIZE]
+    ]
+    return ListPage(rows, page, len(found) > PAGE_SIZE)
+
+
+def _unread(activity: datetime, read_at: datetime | None) -> bool:
+    return read_at is None or activity > read_at
+
+
+def community_counts() -> list[Community]:
+    """Every community, by name, with its (kept in step) count of listed threads."""
+    return list(db.session.scalars(sa.select(Community).order_by(Community.name)))
+
+
+def load_thread(thread_id: int) -> Thread | None:
+    """A thread with what its page shows about it (community, tags, sections, poll)."""
+    if not 0 < thread_id <= MAX_ID:
+        return None
+    return db.session.scalar(
+        sa.select(Thread)
+        .where(Thread.id == thread_id)
+        .options(
+            joinedload(Thread.community),
+            joinedload(Thread.author),
+            selectinload(Thread.tags),
+            selectinload(Thread.sections),
+            selectinload(Thread.poll).selectinload(Poll.options),
+        )
+    )
+
+
+def visible_post_count(viewer: User, thread: Thread) -> int:
+    """How many posts of the thread the viewer sees (tombstones included)."""
+    count = db.session.scalar(
+        sa.select(sa.func.count(Post.id)).where(
+            Post.thread_id == thread.id, visible_posts_filter(viewer)
+        )
+    )
+    return int(count or 0)
+
+
+def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
+    """A page of 20 posts the viewer may see, with their marks; None past the last page."""
+    pages = max(1, -(-visible_post_count(viewer, thread) // PAGE_SIZE))
+    if page > pages:
+        return None
+    posts = list(
+        db.session.scalars(
+            sa.select(Post)
+            .where(Post.thread_id == thread.id, visible_posts_filter(viewer))
+            .order_by(Post.created_at, Post.id)
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
+            .options(joinedload(Post.author), selectinload(Post.images))
+        )
+    )
+    ids = [post.id for post in posts]
+    voted = set(
+        db.session.scalars(
+            sa.select(HelpfulVote.post_id).where(
+                HelpfulVote.user_id == viewer.id, HelpfulVote.post_id.in_(ids)
+            )
+        )
+    )
+    bookmarked = set(
+        db.session.scalars(
+            sa.select(Bookmark.post_id).where(
+                Bookmark.user_id == viewer.id, Bookmark.post_id.in_(ids)
+            )
+        )
+    )
+    following = (
+        db.session.scalar(
+            sa.select(Follow.thread_id).where(
+                Follow.thread_id == thread.id, Follow.user_id == viewer.id
+            )
+        )
+        is not None
+    )
+    poll = polls.poll_view(thread.poll, viewer, utcnow()) if thread.poll is not None else None
+    return ThreadPage(
+        thread=thread,
+        posts=posts,
+        page=page,
+        pages=pages,
+        voted=voted,
+        bookmarked=bookmarked,
+        following=following,
+        poll=poll,
+        show_outcome=can_see_outcome(viewer, thread),
+        moderator=is_moderator(viewer),
+    )
+
+
+def page_of_post(viewer: User, post: Post) -> int:
+    """The thread page (20 posts each) on which the viewer finds the post."""
+    before = db.session.scalar(
+        sa.select(sa.func.count(Post.id)).where(
+            Post.thread_id == post.thread_id,
+            visible_posts_filter(viewer),
+            sa.or_(
+                Post.created_at < post.created_at,
+                sa.and_(Post.created_at == post.created_at, Post.id < post.id),
+            ),
+        )
+    )
+    return int(before or 0) // PAGE_SIZE + 1
+
+
+def bookmarks(viewer: User, page: int) -> BookmarkPage:
+    """The viewer's bookmarked posts they may still see, most recently saved first."""
+    thread_visible = sa.or_(
+        listed_threads_filter(), Thread.author_id == viewer.id, sa.literal(is_moderator(viewer))
+    )
+    query = (
+        sa.select(Post)
+        .join(Bookmark, sa.and_(Bookmark.post_id == Post.id, Bookmark.user_id == viewer.id))
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(visible_posts_filter(viewer), thread_visible)
+        .order_by(Bookmark.created_at.desc(), Post.id.desc())
+        .limit(PAGE_SIZE + 1)
+        .offset((page - 1) * PAGE_SIZE)
+        .options(
+            joinedload(Post.author),
+            joinedload(Post.thread).joinedload(Thread.community),
+            selectinload(Post.images),
+        )
+    )
+    posts = list(db.session.scalars(query))
+    return BookmarkPage(posts[:PAGE_SIZE], page, len(posts) > PAGE_SIZE)
+
+
+def revisions(post: Post) -> list[PostRevision]:
+    """A post's earlier texts, newest first."""
+    return list(
+        db.session.scalars(
+            sa.select(PostRevision)
+            .where(PostRevision.post_id == post.id)
+            .order_by(PostRevision.created_at.desc(), PostRevision.id.desc())
+        )
+    )
+
+
+def load_post(post_id: int) -> Post | None:
+    """A post with its thread."""
+    if not 0 < post_id <= MAX_ID:
+        return None
+    return db.session.scalar(
+        sa.select(Post).where(Post.id == post_id).options(joinedload(Post.thread))
+    )
+
+
+def visible_thread(viewer: User, thread_id: int) -> Thread | None:
+    """The thread when the viewer may see it, else None (pages answer 404 either way)."""
+    thread = load_thread(thread_id)
+    if thread is None or not can_see_thread(viewer, thread):
+        return None
+    return thread

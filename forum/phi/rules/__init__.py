@@ -1,0 +1,1 @@
+"""The detector's rules, one module per family of identifiers."""

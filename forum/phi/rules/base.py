@@ -1,0 +1,301 @@
+"""Shared pieces of the rules: the scanned text with its candidate tokens, and finding wording.
+
+Speed matters (every draft is checked as it is typed), so the text is passed over twice: once
+for tokens that start with a digit and once for capitalised words. Each rule then tries its
+patterns anchored at those tokens, or runs a full search only when a cheap substring test says
+it could match.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from forum.phi.findings import Action, Finding, Kind
+from forum.phi.knowledge import MONTHS, Lexicon
+from forum.phi.rules.lexical import classify
+
+# What each kind of identifier is, in a physician's words, and how to write around it.
+REASONS: dict[Kind, tuple[str, str]] = {
+    Kind.NAME: (
+        "A person's name identifies the patient or someone close to them.",
+        "Remove the name; say 'the patient', 'her husband' or use initials-free wording.",
+    ),
+    Kind.DATE: (
+        "A date more specific than the year can identify the patient.",
+        "Write relative time instead, e.g. 'day 3', 'POD 2' or '2 weeks ago'; a year alone "
+        "is fine.",
+    ),
+    Kind.AGE_OVER_89: (
+        "Ages over 89 are rare enough to identify a patient.",
+        "Use an age band such as '90 or older'.",
+    ),
+    Kind.PHONE: ("A telephone number identifies a person.", "Remove the number."),
+    Kind.FAX: ("A fax number identifies a person or practice.", "Remove the number."),
+    Kind.EMAIL: ("An e-mail address identifies a person.", "Remove the address."),
+    Kind.SSN: ("A Social Security number identifies the patient.", "Remove it entirely."),
+    Kind.MRN: (
+        "A medical record or accession number identifies the patient.",
+        "Remove it; say 'the chart' or 'the specimen' instead.",
+    ),
+    Kind.HEALTH_PLAN: (
+        "An insurance, Medicare or Medicaid member number identifies the patient.",
+        "Remove it; name the type of coverage only (e.g. 'Medicare Advantage').",
+    ),
+    Kind.ACCOUNT: ("An account or billing number identifies the patient.", "Remove it."),
+    Kind.LICENSE: ("A licence or certificate number identifies a person.", "Remove it."),
+    Kind.VEHICLE: ("A licence plate or VIN identifies a person.", "Remove it."),
+    Kind.DEVICE: (
+        "A device serial number can be traced to the patient.",
+        "Name the device type and model family only.",
+    ),
+    Kind.URL: (
+        "A link that is not to a paper, registry or guideline may identify the patient.",
+        "Remove the link, or cite PubMed, a DOI, ClinicalTrials.gov or the guideline instead.",
+    ),
+    Kind.IP: ("An IP address can be traced to a person.", "Remove it."),
+    Kind.ADDRESS: (
+        "A street address identifies the patient.",
+        "Remove it; say 'lives alone at home' or give the state only.",
+    ),
+    Kind.CITY: (
+        "A town or city (anything smaller than a state) can place the patient.",
+        "Give the state or region only, e.g. 'a rural town in the Midwest'.",
+    ),
+    Kind.ZIP: (
+        "A ZIP code places the patient.",
+        "Remove it; say 'rural' or 'urban', or give the state.",
+    ),
+    Kind.OTHER_ID: (
+        "This looks like an identifying number or code.",
+        "Remove it, or say what kind of code it is if it is not about a person.",
+    ),
+}
+
+
+def finding(
+    start: int,
+    end: int,
+    kind: Kind,
+    action: Action = Action.BLOCK,
+    reason: str = "",
+    suggestion: str = "",
+) -> Finding:
+    """A finding with the kind's standard wording unless a more specific one is given."""
+    default_reason, default_suggestion = REASONS[kind]
+    return Finding(
+        start, end, kind, action, reason or default_reason, suggestion or default_suggestion
+    )
+
+
+UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper() and c.isalpha())
+LOWER = "".join(c for c in map(chr, range(0x61, 0x250)) if c.islower() and c.isalpha())
+NUMBER_TOKEN = re.compile(r"\d[\w./:()+#-]*")
+CAPITAL_TOKEN = re.compile(rf"[{UPPER}](?:[\w'\u2019-]*\w)?")
+_TRIM = "'\u2019-.:)("
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class Num(NamedTuple):
+    """A token that starts with a digit; `lead` also takes letters glued on before it."""
+
+    start: int
+    end: int
+    lead: int
+    text: str
+
+
+class Cap(NamedTuple):
+    """A capitalised word that could be (part of) a name; `word` has any possessive removed."""
+
+    start: int
+    end: int  # end of the word, possessive excluded
+    stop: int  # end including a possessive
+    word: str
+    possessive: bool
+    cls: str  # see lexical.classify
+
+
+class Scan:
+    """The text being scanned, its lower-cased twin for substring gates, and its tokens."""
+
+    def __init__(self, text: str, lex: Lexicon) -> None:
+        self.text = text
+        self.lex = lex
+        self.lower = lower = text.lower()
+        # Every word, punctuation split off: rules test it before running a full search.
+        self.words = frozenset(_WORD.findall(lower))
+        self.gates = self.words & GATE_WORDS  # usually empty: most rules then skip at once
+        self.urls: list[tuple[int, int]] | None = None  # filled by the contact rules
+        self._before: dict[int, tuple[str, str]] = {}
+        self.numbers = self._numbers()
+        self.initials: list[int] = []  # "J" of "J. Smith"
+        self.months: list[int] = []  # "March", "Mar"
+        self.titles: list[int] = []  # "Mr", "Dr"
+        self.capital_words: set[str] = set()  # every capitalised word, kept or not
+        self.capitals = self._capitals()
+        self.runs = runs(text, self.capitals)
+
+    def before(self, start: int) -> tuple[str, str]:
+        """The two words before start, lower-cased, nearest first, punctuation stripped."""
+        found = self._before.get(start)
+        if found is None:
+            words = self.text[max(0, start - 30) : start].split()[-2:]
+            cleaned = [
+                w.lower().strip(',;()[]"\u201c\u201d').rstrip(".:").replace("\u2019", "'")
+                for w in words
+            ]
+            found = (cleaned[-1] if cleaned else "", cleaned[-2] if len(cleaned) > 1 else "")
+            self._before[start] = found
+        return found
+
+    def gated(self, gate: frozenset[str]) -> bool:
+        """Whether any of the gate words is in the text."""
+        return bool(self.gates) and not self.gates.isdisjoint(gate)
+
+    def _numbers(self) -> list[Num]:
+        text = self.text
+        found = []
+        for match in NUMBER_TOKEN.finditer(text):
+            start, end = match.span()
+            while end > start and text[end - 1] in _TRIM:
+                end -= 1
+            lead = start
+            while lead > 0:
+                char = text[lead - 1]
+                if char.isalpha() or char == "#":
+                    lead -= 1
+                elif char == "-" and lead > 1 and text[lead - 2].isalnum():
+                    lead -= 1  # "A-7734921", "ACC-77120934"
+                else:
+                    break
+            if lead > 0 and text[lead - 1].isdigit():
+                continue  # the tail of a longer token, e.g. "2" of "1a2"
+            found.append(Num(start, end, lead, text[start:end]))
+        return found
+
+    def _capitals(self) -> list[Cap]:
+        """Capitalised words that can be part of a name (or sit just before a comma, as in
+        "Warmer, Harriet"); function words, clinical terms and English words are dropped here
+        so the name and place rules see only candidates. Months, titles and initials are noted."""
+        text, lex = self.text, self.lex
+        found = []
+        words = self.capital_words
+        for match in CAPITAL_TOKEN.finditer(text):
+            word = match.group()
+            start = match.start()
+            if start and (text[start - 1].isalnum() or text[start - 1] in "_'\u2019"):
+                continue
+            end = start + len(word)
+            if len(word) == 1:
+                if text[end : end + 1] == ".":
+                    self.initials.append(start)
+                continue
+            words.add(word)
+            if word in _MONTH_WORDS:
+                self.months.append(start)
+            elif word in _TITLE_WORDS:
+                self.titles.append(start)
+            stop = end
+            possessive = False
+            if word[-2:] in ("'s", "\u2019s"):
+                word = word[:-2]
+                end -= 2
+                possessive = True
+            elif word[-1] == "s" and text[end : end + 1] in ("'", "\u2019"):
+                stop = end + 1  # Graves'
+                possessive = True
+            cls = classify(word, lex)
+            if (
+                cls in "GgSsUE"
+                or (cls == "X" and word.lower() in lex.given and not word.isupper())
+                or (cls == "W" and text[stop : stop + 1] == ",")
+            ):
+                found.append(Cap(start, end, stop, word, possessive, cls))
+        return found
+
+
+_MONTH_WORDS = frozenset(m.capitalize() for m in MONTHS)
+_TITLE_WORDS = frozenset(("Mr", "Mrs", "Ms", "Miss", "Mx", "Dr", "Prof"))
+_JOIN = re.compile(
+    r"[ \t]+(?:(?:de|del|della|der|di|da|dos|das|do|du|van|von|den|la|le|bin|ibn|al|el|ter|ten|"
+    rf"y|e)[ \t]+)*(?:[{UPPER}]\.[ \t]*)?"
+)
+
+
+def runs(text: str, capitals: list[Cap]) -> list[list[Cap]]:
+    """Capitalised words that follow each other ("María Luisa Harper", "Jan van Dijk")."""
+    grouped: list[list[Cap]] = []
+    for cap in capitals:
+        if grouped:
+            previous = grouped[-1][-1]
+            if (
+                cap.start - previous.stop < 16
+                and not previous.possessive
+                and len(grouped[-1]) < 4
+                and _JOIN.fullmatch(text, previous.stop, cap.start)
+            ):
+                grouped[-1].append(cap)
+                continue
+        grouped.append([cap])
+    return grouped
+
+
+def word_before(text: str, start: int) -> str:
+    """The word just before start, lower-cased, without surrounding punctuation."""
+    words = text[max(0, start - 30) : start].split()
+    if not words:
+        return ""
+    return words[-1].lower().strip(",;:()[]\"'\u2019\u201c\u201d").rstrip(".")
+
+
+def words_before(text: str, start: int, count: int = 3) -> list[str]:
+    """Up to count lower-cased words before start, nearest last, punctuation stripped."""
+    words = text[max(0, start - 12 * count) : start].split()[-count:]
+    return [w.lower().strip(",;:()[]\"'\u2019\u201c\u201d").rstrip(".") for w in words]
+
+
+def words_after(text: str, end: int, count: int = 2) -> list[str]:
+    """Up to count lower-cased words after end, nearest first, punctuation stripped."""
+    words = text[end : end + 14 * count].split()[:count]
+    return [w.lower().strip(",;:.!?()[]\"'\u2019\u201c\u201d") for w in words]
+
+
+GATE_WORDS: set[str] = set()  # every word any rule gates on (filled as the rules are defined)
+
+
+def words_set(*groups: str, gate: bool = False) -> frozenset[str]:
+    """Words from whitespace-separated literals; gate=True also registers them as gate words."""
+    found = frozenset(" ".join(groups).split())
+    if gate:
+        GATE_WORDS.update(found)
+    return found
+
+
+def gate_words(*groups: str) -> frozenset[str]:
+    """Words whose presence lets a rule run its full search (see Scan.gated)."""
+    return words_set(*groups, gate=True)
+
+
+_ABBREVIATIONS = words_set(
+    "mr mrs ms dr prof st vs e.g i.e etc approx no fig pt sr jr rev fr capt sgt mt ft dept ave blvd"
+)
+
+
+def sentence_start(text: str, start: int) -> bool:
+    """Whether position start begins a sentence, a line or a list item."""
+    index = start - 1
+    while index >= 0 and text[index] in " \t\"'\u201c\u2018([*•":
+        index -= 1
+    if index < 0:
+        return True
+    char = text[index]
+    if char == "\n" or char in "!?;:":
+        return True
+    if char == "-" and (index == 0 or text[index - 1] in "\n \t"):
+        return True
+    if char != ".":
+        return False
+    before = text[max(0, index - 8) : index].split()
+    previous = before[-1].lower() if before else ""
+    return not (previous in _ABBREVIATIONS or len(previous) == 1)

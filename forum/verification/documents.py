@@ -1,0 +1,142 @@
+"""Members' proof documents: checked by content, stored outside static/ under random names."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from flask import current_app
+from PIL import Image
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_PER_CLAIM = 5
+# Files are deleted this long after the claim's decision; the checksum stays.
+RETENTION = timedelta(days=30)
+# A photographed badge is a few megapixels; far more is a decompression bomb, not a document.
+MAX_PIXELS = 50_000_000
+FOLDER_NAME = "documents"
+
+PDF, PNG, JPEG = "application/pdf", "image/png", "image/jpeg"
+_MAGIC = ((b"%PDF-", PDF), (b"\x89PNG\r\n\x1a\n", PNG), (b"\xff\xd8\xff", JPEG))
+_PILLOW_FORMAT = {PNG: "PNG", JPEG: "JPEG"}
+KIND_NAMES = {PDF: "PDF", PNG: "PNG image", JPEG: "JPEG image"}
+
+NOT_ACCEPTED = "Send a PDF, PNG or JPEG file: this file is none of them."
+DAMAGED = "This file is damaged or incomplete. Save or scan it again, then send it."
+
+
+class DocumentError(Exception):
+    """An upload we refuse; the message tells the member what to send instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file as the member sent it: its declared name and its bytes."""
+
+    name: str
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """An upload whose content we read and accepted, not yet stored."""
+
+    display_name: str
+    content_type: str
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+        return len(self.data)
+
+
+def display_name(declared: str) -> str:
+    """The declared file name without folders or control characters, for display only."""
+    name = declared.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if unicodedata.category(char)[0] != "C").strip()
+    return name[:255] or "document"
+
+
+def sniff(data: bytes) -> str | None:
+    """The content type the file's first bytes announce, whatever its name says."""
+    for magic, content_type in _MAGIC:
+        if data.startswith(magic):
+            return content_type
+    return None
+
+
+def _check_pdf(data: bytes) -> None:
+    # A complete PDF ends with an end-of-file marker (trailing whitespace allowed).
+    if b"%%EOF" not in data[-1024:]:
+        raise DocumentError(DAMAGED)
+
+
+def _check_image(data: bytes, content_type: str) -> None:
+    formats = (_PILLOW_FORMAT[content_type],)
+    try:
+        with Image.open(io.BytesIO(data), formats=formats) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise DocumentError("This image is too large; send a smaller photo or a scan.")
+            image.verify()  # structure and checksums, without decoding
+        with Image.open(io.BytesIO(data), formats=formats) as image:
+            image.load()  # decoding finds truncated JPEG data, which verify() does not
+    except DocumentError:
+        raise
+    except Exception:  # Pillow raises many kinds (OSError, SyntaxError, ...) for broken files
+        raise DocumentError(DAMAGED) from None
+
+
+def check(upload: Upload) -> CheckedFile:
+    """Read an upload and accept it only when its content is a whole PDF, PNG or JPEG."""
+    data = upload.stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise DocumentError("This file is larger than 10 MB; send a smaller scan or photo.")
+    if not data:
+        raise DocumentError("This file is empty.")
+    content_type = sniff(data)
+    if content_type is None:
+        raise DocumentError(NOT_ACCEPTED)
+    if content_type == PDF:
+        _check_pdf(data)
+    else:
+        _check_image(data, content_type)
+    return CheckedFile(
+        display_name=display_name(upload.name),
+        content_type=content_type,
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def folder() -> Path:
+    """Where document files live: instance/documents, never under static/."""
+    return Path(current_app.instance_path) / FOLDER_NAME
+
+
+def write(checked: CheckedFile) -> str:
+    """Store the file under a new random name, readable by the site's user only."""
+    target = folder()
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = secrets.token_hex(16)
+    descriptor = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(checked.data)
+    return name
+
+
+def delete(storage_name: str) -> None:
+    """Remove a stored file; one already gone is fine."""
+    (folder() / storage_name).unlink(missing_ok=True)
