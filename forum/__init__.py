@@ -57,6 +57,9 @@ def _configure_sqlite(app: Flask) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         reading = has_request_context() and request.method in {"GET", "HEAD", "OPTIONS"}
+        if reading and request.endpoint:
+            view = app.view_functions.get(request.endpoint)
+            reading = not getattr(view, "writes_on_get", False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 

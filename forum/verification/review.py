@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length
 
 from forum.access import role_required
 from forum.accounts.models import Role
-from forum.extensions import db
+from forum.extensions import db, writes_on_get
 from forum.verification import review_services as services
 from forum.verification.models import ClaimStatus, VerificationClaim
 from forum.verification.review_services import AlreadyDecided, Decision, ReviewError
@@ -127,6 +127,7 @@ def decide(claim_id: int) -> View:
 
 @bp.route("/documents/<int:document_id>")
 @role_required(Role.VERIFIER)
+@writes_on_get
 def document(document_id: int) -> Response:
     """A member's document, as a download that is never cached; each viewing is audited."""
     found = services.open_document(current_user, document_id)

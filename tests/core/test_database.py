@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from flask import Flask
 
 from forum import ROOT
+from forum.access import public
 from forum.accounts.models import RecoveryCode, User
 from forum.audit import AuditEvent
-from forum.extensions import db
+from forum.extensions import db, writes_on_get
 from tests.conftest import (
     DATABASES,
     TEST_ENCRYPTION_KEY,
@@ -49,6 +50,45 @@ def test_sqlite_runs_in_wal_mode(sqlite_app: Flask) -> None:
 def test_sqlite_waits_for_the_configured_busy_timeout(sqlite_app: Flask) -> None:
     with sqlite_app.app_context():
         assert _pragma("busy_timeout") == 4321
+
+
+def _begins_for(application: Flask, method: str, path: str) -> list[str]:
+    """The BEGIN statements SQLite saw while one request ran."""
+    seen: list[str] = []
+    with application.app_context():
+        engine = db.engine
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        application.test_client().open(path, method=method)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    return seen
+
+
+def _add_touching_routes(application: Flask) -> None:
+    def touch() -> str:
+        db.session.scalar(sa.select(sa.func.count()).select_from(User))
+        return "ok"
+
+    application.add_url_rule("/_touch", "touch", public(touch), methods=["GET", "POST"])
+    writer = public(writes_on_get(lambda: touch()))
+    application.add_url_rule("/_touch_writes", "touch_writes", writer)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_reads_defer_and_writes_lock_when_their_transaction_begins(
+    build_app: Callable[..., Flask],
+) -> None:
+    application = build_app(WTF_CSRF_ENABLED=False)
+    _add_touching_routes(application)
+    assert _begins_for(application, "GET", "/_touch") == ["BEGIN"]
+    assert _begins_for(application, "POST", "/_touch") == ["BEGIN IMMEDIATE"]
+    assert _begins_for(application, "GET", "/_touch_writes") == ["BEGIN IMMEDIATE"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
