@@ -30,8 +30,9 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
+# One worker per core: each has its own PostgreSQL database, SMTP server and browser.
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # Browser journeys drive Debian's Chromium; install it when it is missing.
 browser:

@@ -74,7 +74,9 @@ def _register_blueprints(app: Flask) -> None:
     from forum.admin.views import bp as admin_bp
     from forum.cases.media_views import bp as media_bp
     from forum.cases.views import bp as cases_bp
+    from forum.moderation.views import bp as moderation_bp
     from forum.pages import bp as pages_bp
+    from forum.phi_views import bp as phi_bp
     from forum.verification.review import bp as review_bp
     from forum.verification.views import bp as verification_bp
 
@@ -82,6 +84,8 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(media_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(moderation_bp)
+    app.register_blueprint(phi_bp)
 
 
 def _register_cli(app: Flask) -> None:

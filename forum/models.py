@@ -20,6 +20,14 @@ from forum.cases.models import (
     ThreadRead,
     ThreadTag,
 )
+from forum.moderation.models import (
+    AllowedTerm,
+    Flag,
+    PostingSuspension,
+    ReviewItem,
+    ThreadLock,
+    WatchedWord,
+)
 from forum.verification.models import (
     ClaimDocument,
     HospitalDomain,
@@ -29,12 +37,14 @@ from forum.verification.models import (
 )
 
 __all__ = [
+    "AllowedTerm",
     "AuditEvent",
     "Ballot",
     "Bookmark",
     "CaseSection",
     "ClaimDocument",
     "Community",
+    "Flag",
     "Follow",
     "HelpfulVote",
     "HospitalDomain",
@@ -44,14 +54,18 @@ __all__ = [
     "Post",
     "PostImage",
     "PostRevision",
+    "PostingSuspension",
     "RecoveryCode",
     "RegistryImport",
     "RegistryProvider",
+    "ReviewItem",
     "Role",
     "Thread",
     "ThreadAlias",
+    "ThreadLock",
     "ThreadRead",
     "ThreadTag",
     "User",
     "VerificationClaim",
+    "WatchedWord",
 ]

@@ -261,11 +261,11 @@ class Post(Model):
         return self.author.display_name
 
     def can_edit(self, member: User) -> bool:
-        """Its author may edit it while it stands (not deleted, rejected or removed)."""
+        """Its author may edit it while it stands, or resubmit it once rejected (not removed)."""
         return (
             member.id == self.author_id
             and self.deleted_at is None
-            and self.visibility in (Visibility.PUBLISHED, Visibility.PENDING)
+            and self.visibility in (Visibility.PUBLISHED, Visibility.PENDING, Visibility.REJECTED)
         )
 
     def can_delete(self, member: User) -> bool:

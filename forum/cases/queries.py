@@ -139,17 +139,20 @@ def load_thread(thread_id: int) -> Thread | None:
     """A thread with what its page shows about it (community, tags, sections, poll)."""
     if not 0 < thread_id <= MAX_ID:
         return None
-    return db.session.scalar(
+    query = (
         sa.select(Thread)
         .where(Thread.id == thread_id)
         .options(
             joinedload(Thread.community),
             joinedload(Thread.author),
+            # Joined rather than a query each: at most one poll, and one row per section (five
+            # at most); the tags stay a query of their own so the rows do not multiply.
+            joinedload(Thread.sections),
+            joinedload(Thread.poll).selectinload(Poll.options),
             selectinload(Thread.tags),
-            selectinload(Thread.sections),
-            selectinload(Thread.poll).selectinload(Poll.options),
         )
     )
+    return db.session.execute(query).unique().scalar_one_or_none()
 
 
 def visible_post_count(viewer: User, thread: Thread) -> int:
@@ -164,42 +167,21 @@ def visible_post_count(viewer: User, thread: Thread) -> int:
 
 def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
     """A page of 20 posts the viewer may see, with their marks; None past the last page."""
-    pages = max(1, -(-visible_post_count(viewer, thread) // PAGE_SIZE))
-    if page > pages:
-        return None
-    posts = list(
-        db.session.scalars(
-            sa.select(Post)
-            .where(Post.thread_id == thread.id, visible_posts_filter(viewer))
-            .order_by(Post.created_at, Post.id)
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-            .options(joinedload(Post.author), selectinload(Post.images))
-        )
-    )
-    ids = [post.id for post in posts]
-    voted = set(
-        db.session.scalars(
-            sa.select(HelpfulVote.post_id).where(
-                HelpfulVote.user_id == viewer.id, HelpfulVote.post_id.in_(ids)
-            )
-        )
-    )
-    bookmarked = set(
-        db.session.scalars(
-            sa.select(Bookmark.post_id).where(
-                Bookmark.user_id == viewer.id, Bookmark.post_id.in_(ids)
-            )
-        )
-    )
-    following = (
-        db.session.scalar(
-            sa.select(Follow.thread_id).where(
-                Follow.thread_id == thread.id, Follow.user_id == viewer.id
-            )
-        )
-        is not None
-    )
+    # The window count is taken over every visible post before LIMIT applies: the number of
+    # pages comes with the posts instead of in a query of its own.
+    rows = db.session.execute(
+        sa.select(Post, sa.func.count().over())
+        .where(Post.thread_id == thread.id, visible_posts_filter(viewer))
+        .order_by(Post.created_at, Post.id)
+        .limit(PAGE_SIZE)
+        .offset((page - 1) * PAGE_SIZE)
+        .options(joinedload(Post.author), selectinload(Post.images))
+    ).all()
+    if not rows and page > 1:
+        return None  # past the last page
+    posts = [post for post, _ in rows]
+    pages = max(1, -(-(rows[0][1] if rows else 0) // PAGE_SIZE))
+    voted, bookmarked, following = _viewer_marks(viewer, thread, [post.id for post in posts])
     poll = polls.poll_view(thread.poll, viewer, utcnow()) if thread.poll is not None else None
     return ThreadPage(
         thread=thread,
@@ -213,6 +195,22 @@ def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
         show_outcome=can_see_outcome(viewer, thread),
         moderator=is_moderator(viewer),
     )
+
+
+def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> tuple[set[int], set[int], bool]:
+    """The viewer's helpful votes and bookmarks among the posts, and if they follow: one query."""
+    marks = sa.union_all(
+        sa.select(sa.literal("voted", sa.String).label("mark"), HelpfulVote.post_id.label("id"))
+        .where(HelpfulVote.user_id == viewer.id, HelpfulVote.post_id.in_(ids)),
+        sa.select(sa.literal("bookmarked", sa.String), Bookmark.post_id)
+        .where(Bookmark.user_id == viewer.id, Bookmark.post_id.in_(ids)),
+        sa.select(sa.literal("following", sa.String), Follow.thread_id)
+        .where(Follow.thread_id == thread.id, Follow.user_id == viewer.id),
+    )  # fmt: skip
+    found: dict[str, set[int]] = {"voted": set(), "bookmarked": set(), "following": set()}
+    for mark, mark_id in db.session.execute(marks):
+        found[mark].add(mark_id)
+    return found["voted"], found["bookmarked"], bool(found["following"])
 
 
 def page_of_post(viewer: User, post: Post) -> int:

@@ -44,6 +44,7 @@ from forum.cases.models import (
 from forum.cases.visibility import can_see_post, can_see_thread, listed_threads_filter
 from forum.cases.visibility import live_posts_filter as _live
 from forum.extensions import db, utcnow
+from forum.moderation import policy
 
 log = logging.getLogger(__name__)
 
@@ -212,13 +213,26 @@ def read_extras(
     return Extras(poll, tuple(images)), poll_errors, image_errors
 
 
-def _gate(fields: Mapping[str, str]) -> phi.GateResult:
-    """Every text field through the PHI gate; a block raises with the findings."""
+def _gate(fields: Mapping[str, str]) -> policy.Screened:
+    """Every text field through the PHI gate and the watched words; a block raises.
+
+    The gate respects the site allow-list; watched words may block, hold or flag.
+    """
     texts = {name: value for name, value in fields.items() if value}
-    result = phi.gate(texts)
+    result = policy.screen(texts)
     if result.blocked:
         raise Blocked(result, texts)
     return result
+
+
+def _may_write(member: User, thread: Thread | None, field: str) -> None:
+    """Suspended members read but do not post; locked threads take no replies or edits."""
+    suspension = policy.posting_suspension(member)
+    if suspension is not None:
+        until = f"{suspension.until:%d %B %Y %H:%M} UTC"
+        raise InvalidSubmission({field: [f"You cannot post until {until}: {suspension.reason}"]})
+    if thread is not None and policy.is_locked(thread):
+        raise InvalidSubmission({field: ["This thread is locked: it takes no new posts or edits."]})
 
 
 def _held_audit(actor: User, target: Any, result: phi.GateResult, reason: str) -> None:
@@ -449,12 +463,14 @@ def _new_thread(
         _held_audit(author, post, result, "phi")
     elif extras.images:
         audit.record(author, "post.held_for_review", post, reason="image")
+    policy.queue_after_write(thread, post, result, held=held, image=bool(extras.images))
     refresh_community(community.id)
     return thread, post
 
 
 def open_case(author: User, community: Community, draft: CaseDraft, extras: Extras) -> Thread:
     """Start a structured case in a community; commits. Raises InvalidSubmission or Blocked."""
+    _may_write(author, None, "title")
     errors: dict[str, list[str]] = {}
     title, sections = _check_case(draft, errors)
     tags = _check_tags(draft.tags, errors)
@@ -489,6 +505,7 @@ def open_discussion(
     author: User, community: Community, draft: DiscussionDraft, extras: Extras
 ) -> Thread:
     """Start a discussion in a community; commits. Raises InvalidSubmission or Blocked."""
+    _may_write(author, None, "title")
     errors: dict[str, list[str]] = {}
     title = _check_title(draft.title, errors)
     body = _check_text("body", draft.body, BODY_MAX, errors, required=True)
@@ -542,6 +559,7 @@ def reply(
     """Add a reply to a thread; commits. Raises InvalidSubmission, Blocked or NotAllowed."""
     if not can_see_thread(author, thread):
         raise NotAllowed("You cannot reply to this thread.")
+    _may_write(author, thread, "body")
     errors: dict[str, list[str]] = {}
     body = _check_text("body", body, BODY_MAX, errors, required=True)
     if errors:
@@ -569,6 +587,7 @@ def reply(
     _mark_read_now(author.id, thread.id, now)
     if result.held:
         _held_audit(author, post, result, "phi")
+    policy.queue_after_write(thread, post, result, held=result.held)
     db.session.commit()
     log.info("Reply %s in thread %s (%s)", post.id, thread.id, post.visibility)
     return post
@@ -587,18 +606,27 @@ def opening_post(thread: Thread) -> Post | None:
 def _revise(editor: User, post: Post, source: str, result: phi.GateResult) -> None:
     """Keep the previous text as a revision and store the new one (held if the gate says so)."""
     now = utcnow()
+    resubmitted = post.visibility == Visibility.REJECTED
     if source != post.source:
-        db.session.add(
-            PostRevision(post_id=post.id, source=post.source, editor_id=editor.id, created_at=now)
-        )
+        if post.source:  # a rejected post's text was purged: nothing to keep
+            db.session.add(
+                PostRevision(
+                    post_id=post.id, source=post.source, editor_id=editor.id, created_at=now
+                )
+            )
         post.source = source
         post.html = text.cook(source)
         post.edited_at = now
-    if result.held:
+    if result.held or resubmitted:
         post.visibility = Visibility.PENDING
         if post.is_opening:
             post.thread.visibility = Visibility.PENDING
+    if result.held:
         _held_audit(editor, post, result, "phi")
+    if resubmitted:
+        audit.record(editor, "post.resubmitted", post, thread_id=post.thread_id)
+    held = post.visibility == Visibility.PENDING
+    policy.queue_after_write(post.thread, post, result, held=held, resubmitted=resubmitted)
     db.session.flush()
     mentions.record_mentions(post)
     refresh_thread(post.thread)
@@ -628,6 +656,7 @@ def edit_post(editor: User, post: Post, body: str) -> Post:
     """The author rewrites a reply; the old text becomes a revision; commits."""
     if post.is_opening or not post.can_edit(editor):
         raise NotAllowed("You cannot edit this post.")
+    _may_write(editor, post.thread, "body")
     errors: dict[str, list[str]] = {}
     body = _check_text("body", body, BODY_MAX, errors, required=True)
     if errors:
@@ -643,6 +672,7 @@ def edit_discussion(editor: User, thread: Thread, draft: DiscussionDraft) -> Thr
     opening = opening_post(thread)
     if thread.is_case or opening is None or not opening.can_edit(editor):
         raise NotAllowed("You cannot edit this discussion.")
+    _may_write(editor, thread, "body")
     errors: dict[str, list[str]] = {}
     title = _check_title(draft.title, errors)
     body = _check_text("body", draft.body, BODY_MAX, errors, required=True)
@@ -662,6 +692,7 @@ def edit_case(editor: User, thread: Thread, draft: CaseDraft) -> Thread:
     opening = opening_post(thread)
     if not thread.is_case or opening is None or not opening.can_edit(editor):
         raise NotAllowed("You cannot edit this case.")
+    _may_write(editor, thread, "title")
     errors: dict[str, list[str]] = {}
     title, sections = _check_case(draft, errors)
     tags = _check_tags(draft.tags, errors)
@@ -779,6 +810,7 @@ def set_outcome(member: User, thread: Thread, source: str) -> Thread:
     """The case's author writes how the patient did; gated and cooked; commits."""
     if not thread.can_add_outcome(member):
         raise NotAllowed("Only the case's author can add its outcome.")
+    _may_write(member, thread, "outcome")
     errors: dict[str, list[str]] = {}
     source = _check_text("outcome", source, OUTCOME_MAX, errors, required=True)
     if errors:
@@ -790,6 +822,7 @@ def set_outcome(member: User, thread: Thread, source: str) -> Thread:
     thread.outcome_visibility = Visibility.PENDING if result.held else Visibility.PUBLISHED
     if result.held:
         _held_audit(member, thread, result, "phi")
+    policy.queue_after_write(thread, None, result, held=result.held)
     db.session.commit()
     return thread
 

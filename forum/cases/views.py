@@ -19,6 +19,8 @@ from forum.cases import forms, queries, services
 from forum.cases.communities import community_by_slug
 from forum.cases.models import Community, Post, Thread
 from forum.cases.visibility import can_see_post
+from forum.moderation.forms import FlagForm
+from forum.moderation.services import ModerationError, flag_post
 
 bp = Blueprint("cases", __name__)
 
@@ -347,6 +349,27 @@ def history(post_id: int) -> str:
         abort(403)
     return render_template(
         "cases/history.html", post=post, thread=post.thread, revisions=queries.revisions(post)
+    )
+
+
+@bp.route("/p/<int:post_id>/flag", methods=["POST"])
+@physician
+def flag(post_id: int) -> Response:
+    """Flag a post for the moderators, with a reason and an optional note."""
+    post, form = _post(post_id), FlagForm()
+    if form.validate():
+        try:
+            flag_post(current_user, post, form.reason.data or "", form.note.data or "")
+        except ModerationError as error:
+            flash(error.message, "error")
+        else:
+            flash("Thank you: the moderators will look at this post.", "success")
+    else:
+        flash("Choose a reason, and keep the note to 500 characters.", "error")
+    return redirect(
+        post_url(post)
+        if can_see_post(current_user, post)
+        else url_for("cases.thread", thread_id=post.thread_id)
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from forum import audit, mail
+from forum import audit, mail, phi
 from forum.accounts.models import User
 from forum.accounts.services import AccountError, check_person_name
 from forum.extensions import db, utcnow
@@ -81,6 +81,42 @@ class VerificationError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class NoteBlocked(VerificationError):
+    """The PHI gate blocked a member's note: nothing was stored; the findings say where and why."""
+
+    def __init__(self, field: str, text: str, findings: Sequence[phi.Finding]) -> None:
+        blocking = [f for f in findings if f.action is phi.Action.BLOCK]
+        parts = [
+            f"“{text[f.start : f.end]}”: {f.reason}" + (f" {f.suggestion}" if f.suggestion else "")
+            for f in blocking
+        ]
+        super().__init__(
+            "This may identify a patient, so nothing was sent. " + " ".join(parts), field
+        )
+        self.text = text
+        self.findings = list(blocking)
+
+
+def own_names(*names: str) -> set[str]:
+    """A member's own names as the note may write them; they identify the member, not a patient."""
+    words = [name.strip() for name in names if name and name.strip()]
+    terms = {*words, *(part for name in words for part in name.split())}
+    for first in words:
+        for last in words:
+            if first != last:
+                terms |= {f"{first} {last}", f"{last}, {first}"}
+    terms |= {f"{title} {term}" for term in list(terms) for title in ("Dr", "Dr.")}
+    return terms
+
+
+def gate_note(text: str, field: str, own: Collection[str] = ()) -> None:
+    """A member's note through the PHI gate: a block raises NoteBlocked; a review passes,
+    since only verifiers (staff) read notes. The member's own names are not patients'."""
+    result = phi.gate({field: text}, allowed_terms=own)
+    if result.blocked:
+        raise NoteBlocked(field, text, result.findings[field])
 
 
 @dataclass(frozen=True)
@@ -537,6 +573,13 @@ def answer_more_info(
         raise VerificationError(
             f"Write your answer, up to {ANSWER_MAX_LENGTH} characters.", "answer"
         )
+    gate_note(
+        text,
+        "answer",
+        own_names(
+            claim.first_name, claim.last_name, user.first_name, user.last_name, user.display_name
+        ),
+    )
     files = _checked_files(uploads, "documents")
     _lock(claim)
     if claim.status != ClaimStatus.MORE_INFO:

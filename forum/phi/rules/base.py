@@ -182,37 +182,59 @@ class Scan:
         found = []
         words = self.capital_words
         for match in CAPITAL_TOKEN.finditer(text):
-            word = match.group()
-            start = match.start()
+            start, stop = match.span()
             if start and (text[start - 1].isalnum() or text[start - 1] in "_'\u2019"):
                 continue
-            end = start + len(word)
-            if len(word) == 1:
-                if text[end : end + 1] == ".":
+            word = match.group()
+            if stop - start == 1:
+                if text[stop : stop + 1] == ".":
                     self.initials.append(start)
                 continue
             words.add(word)
-            if word in _MONTH_WORDS:
+            shape = _SHAPES.get(word)
+            if shape is None:
+                shape = _shape(word, lex)
+            marker, cut, base, cls, keep, trailing_s = shape
+            if marker == 1:
                 self.months.append(start)
-            elif word in _TITLE_WORDS:
+            elif marker == 2:
                 self.titles.append(start)
-            stop = end
-            possessive = False
-            if word[-2:] in ("'s", "\u2019s"):
-                word = word[:-2]
-                end -= 2
+            possessive = cut > 0
+            if trailing_s and text[stop : stop + 1] in ("'", "\u2019"):
+                stop += 1  # Graves'
                 possessive = True
-            elif word[-1] == "s" and text[end : end + 1] in ("'", "\u2019"):
-                stop = end + 1  # Graves'
-                possessive = True
-            cls = classify(word, lex)
-            if (
-                cls in "GgSsUE"
-                or (cls == "X" and word.lower() in lex.given and not word.isupper())
-                or (cls == "W" and text[stop : stop + 1] == ",")
-            ):
-                found.append(Cap(start, end, stop, word, possessive, cls))
+            if keep or (cls == "W" and text[stop : stop + 1] == ","):
+                found.append(Cap(start, start + len(word) - cut, stop, base, possessive, cls))
         return found
+
+
+class Shape(NamedTuple):
+    """What a capitalised word is, whatever its place: the same words recur from post to post."""
+
+    marker: int  # 1: a month, 2: a title, 0: neither
+    cut: int  # characters of a possessive "'s" to drop
+    base: str  # the word without its possessive
+    cls: str  # see lexical.classify
+    keep: bool  # a name candidate wherever it stands
+    trailing_s: bool  # ends in "s", so a following apostrophe makes it possessive ("Graves'")
+
+
+_SHAPES: dict[str, Shape] = {}
+_SHAPES_LIMIT = 100_000
+
+
+def _shape(word: str, lex: Lexicon) -> Shape:
+    """Work out and remember the shape of a capitalised word of two or more characters."""
+    marker = 1 if word in _MONTH_WORDS else 2 if word in _TITLE_WORDS else 0
+    cut = 2 if word[-2:] in ("'s", "\u2019s") else 0
+    base = word[:-cut] if cut else word
+    cls = classify(base, lex)
+    keep = cls in "GgSsUE" or (cls == "X" and base.lower() in lex.given and not base.isupper())
+    shape = Shape(marker, cut, base, cls, keep, not cut and word[-1] == "s")
+    if len(_SHAPES) >= _SHAPES_LIMIT:
+        _SHAPES.clear()
+    _SHAPES[word] = shape
+    return shape
 
 
 _MONTH_WORDS = frozenset(m.capitalize() for m in MONTHS)

@@ -156,12 +156,27 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
+_ALLOWED_HOSTS = frozenset(ALLOWED_HOSTS)
+_PERSONAL_HOSTS = frozenset(PERSONAL_HOSTS)
+
+
+def _host_in(host: str, hosts: frozenset[str]) -> bool:
+    """Whether host is one of hosts or a subdomain of one (each parent tried by set lookup)."""
+    while True:
+        if host in hosts:
+            return True
+        dot = host.find(".")
+        if dot < 0:
+            return False
+        host = host[dot + 1 :]
+
+
 def _host_allowed(host: str) -> bool:
-    return any(host == allowed or host.endswith("." + allowed) for allowed in ALLOWED_HOSTS)
+    return _host_in(host, _ALLOWED_HOSTS)
 
 
 def _host_personal(host: str, url: str) -> bool:
-    if any(host == h or host.endswith("." + h) for h in PERSONAL_HOSTS):
+    if _host_in(host, _PERSONAL_HOSTS):
         return True
     return "obituar" in url.casefold()
 

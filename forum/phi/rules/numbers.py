@@ -125,6 +125,35 @@ _KEYWORD = re.compile(
 )
 
 
+# Every keyword starts a word or is "#"; trying only there finds what finditer would, faster.
+_WORD_START = re.compile(r"\b\w|#")
+_LAB_START = re.compile(r"\b\w|\$")
+
+
+def _keywords(window: str) -> list[re.Match[str]]:
+    """_KEYWORD.finditer(window), tried only where a keyword can begin."""
+    found = []
+    reached = 0
+    for candidate in _WORD_START.finditer(window):
+        position = candidate.start()
+        if position < reached:
+            continue
+        match = _KEYWORD.match(window, position)
+        if match:
+            found.append(match)
+            reached = match.end()
+    return found
+
+
+def _lab_before(text: str, start: int) -> bool:
+    """_LAB_BEFORE.search over the 30 characters before start, tried only at word starts."""
+    floor = max(0, start - 30)
+    return any(
+        _LAB_BEFORE.match(text, candidate.start(), start)
+        for candidate in _LAB_START.finditer(text, floor, start)
+    )
+
+
 def _keyword_kind(text: str, start: int) -> Kind | None:
     """The kind named by the nearest specific keyword in the few words before start; OTHER_ID
     when only a generic one ('number', '#') is there."""
@@ -133,7 +162,7 @@ def _keyword_kind(text: str, start: int) -> Kind | None:
     window = " ".join(text[sentence:start].split()[-5:])
     best: Kind | None = None
     generic = False
-    for match in _KEYWORD.finditer(window):
+    for match in _keywords(window):
         kind = Kind(match.lastgroup or "OTHER_ID")
         if kind is Kind.OTHER_ID:
             generic = True
@@ -250,8 +279,8 @@ def _identifier(text: str, start: int, end: int) -> Finding | None:
     ):
         return None
     kind = _keyword_kind(text, start)
-    unit_follows = bool(_UNIT_AFTER.match(text, end)) and letters == 0
-    lab_before = bool(_LAB_BEFORE.search(text, max(0, start - 30), start)) and letters == 0
+    unit_follows = letters == 0 and bool(_UNIT_AFTER.match(text, end))
+    lab_before = letters == 0 and _lab_before(text, start)
     if kind is not None and kind is not Kind.PHONE and not (unit_follows or lab_before):
         if kind is Kind.OTHER_ID and digits < 5:
             return None

@@ -1,0 +1,1 @@
+"""Moderation: the review queue, flags, watched words, the site allow-list and moderator actions."""
