@@ -689,16 +689,16 @@ def run_client(load: Load, out: Connection) -> None:
             break
         try:
             status, _, _ = client.request("GET", rng.choice(load.paths))
-        except OSError as error:
-            status = 0
-            errors[type(error).__name__] = errors.get(type(error).__name__, 0) + 1
+            outcome = str(status)
+        except OSError as error:  # counted like a bad status: the server failed this request
+            status, outcome = 0, type(error).__name__
             client.close()
         ended = time.monotonic()
         if began >= load.measure_from:
             if status == 200:
                 latencies.append(ended - began)
             else:
-                errors[str(status)] = errors.get(str(status), 0) + 1
+                errors[outcome] = errors.get(outcome, 0) + 1
     client.close()
     out.send((latencies, errors))
     out.close()
@@ -871,26 +871,23 @@ def bench_database(database: str, options: argparse.Namespace, workdir: Path) ->
                 ("ceiling", [None] * len(cookies), ["/bench/ceiling"]),
                 ("ceiling, signed in", cookies, ["/bench/ceiling"]),
             ]
-            load_before = os.getloadavg()[0]
             results = [
                 measure(name, port, jar, paths, options.warmup, options.duration)
                 for name, jar, paths in pages
             ]
-            load_after = os.getloadavg()[0]
         finally:
             stop(server)
     finally:
         if database == "postgresql":
             drop_pg_database(url)
-    return report(results, options, (load_before, load_after))
+    return report(results, options)
 
 
-def report(results: list[Figures], options: argparse.Namespace, load: tuple[float, float]) -> bool:
+def report(results: list[Figures], options: argparse.Namespace) -> bool:
     """Print one database's figures; True when the targets are met."""
     print(
         f"  {options.clients} clients, {options.workers} gunicorn workers, "
-        f"{options.warmup:g} s warm-up, {options.duration:g} s measured per page; "
-        f"load average {load[0]:.1f} before, {load[1]:.1f} after"
+        f"{options.warmup:g} s warm-up, {options.duration:g} s measured per page"
     )
     print(f"  {'page':<20}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}  errors")
     for figures in results:

@@ -1,8 +1,6 @@
 """A case from start to finish in a real browser: posted with a poll and an image, held for a
-moderator, answered anonymously, voted on, marked helpful, solved and given its outcome.
-
-The moderators' queue does not exist yet, so the test approves the held case itself through the
-same steps a moderator's approval will take (publish, recount, audit).
+moderator and approved from the review queue, answered anonymously, voted on, marked helpful,
+solved and given its outcome; what each member sees is checked along the way.
 """
 
 from __future__ import annotations
@@ -17,12 +15,11 @@ from flask import Flask
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from forum import audit
 from forum.accounts.models import Role, User
-from forum.cases import services
 from forum.cases.communities import ensure_communities
-from forum.cases.models import Post, Thread, Visibility
+from forum.cases.models import Post
 from forum.extensions import db
+from tests.conftest import Mailbox
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_verification_journey import sign_in
 from tests.factories import Member, make_user
@@ -54,21 +51,6 @@ def physician(
         user.specialty = specialty
         db.session.commit()
     return member
-
-
-def approve_held_case(app: Flask, thread_id: int, moderator: Member) -> None:
-    """What a moderator's approval does: publish the thread and its opening post, recount, audit."""
-    with app.app_context():
-        thread = db.session.get(Thread, thread_id)
-        assert thread is not None
-        opening = services.opening_post(thread)
-        assert opening is not None
-        assert thread.visibility == opening.visibility == Visibility.PENDING
-        thread.visibility = opening.visibility = Visibility.PUBLISHED
-        services.refresh_thread(thread)
-        services.refresh_community(thread.community_id)
-        audit.record(db.session.get(User, moderator.id), "post.approved", opening, reason="image")
-        db.session.commit()
 
 
 def post_of(page: Page, author_label: str) -> Locator:
@@ -115,9 +97,9 @@ def thread_id_of(page: Page) -> int:
     return int(found.group(1))
 
 
-def image_answer(page: Page) -> tuple[int, str]:
+def image_answer(page: Page, within: Locator | None = None) -> tuple[int, str]:
     """What the case's image URL answers this browser's session."""
-    source = page.locator(".post-images img").first.get_attribute("src")
+    source = (within or page).locator(".post-images img").first.get_attribute("src")
     assert source
     answer = page.request.get(source)
     return answer.status, answer.headers.get("content-type", "")
@@ -135,6 +117,7 @@ def test_a_case_with_a_poll_and_an_image_is_answered_solved_and_closed_with_its_
     app: Flask,
     open_page: Callable[..., Page],
     live_server: LiveServer,
+    mailbox: Mailbox,
     scan: Path,
 ) -> None:
     with app.app_context():
@@ -171,7 +154,21 @@ def test_a_case_with_a_poll_and_an_image_is_answered_solved_and_closed_with_its_
     assert theirs.request.get(f"/t/{thread_id}").status == 404
     assert theirs.request.get(image_url).status == 404
 
-    approve_held_case(app, thread_id, moderator)
+    # The moderator finds the case in the review queue, held for its image, and approves it.
+    desk = open_page()
+    sign_in(desk, moderator, "/")
+    desk.get_by_role("navigation", name="Main").get_by_role(
+        "link", name=re.compile("^Review queue")
+    ).click()
+    expect(desk.get_by_role("heading", name="Review queue")).to_be_visible()
+    item = desk.get_by_role("article", name=f"Opening of “{TITLE}”")
+    expect(item).to_contain_text("Image")
+    assert image_answer(desk, item) == (200, "image/png")
+    submit(desk, item.get_by_role("button", name="Approve"))
+    expect(status(desk)).to_contain_text("Approved and published")
+    expect(desk.get_by_role("main")).to_contain_text("Nothing is waiting.")
+    (told,) = mailbox.to(author.email)
+    assert told["Subject"] == "Your post is published"
 
     # The colleague finds it, sees the image and the ballot (no results before voting), votes.
     theirs.reload()
