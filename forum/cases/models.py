@@ -329,7 +329,10 @@ class Follow(Model):
     thread_id: Mapped[int] = mapped_column(
         sa.ForeignKey("thread.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    # The feed looks these up by member; the primary key starts with the thread.
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id"), primary_key=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -353,7 +356,10 @@ class ThreadRead(Model):
     thread_id: Mapped[int] = mapped_column(
         sa.ForeignKey("thread.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    # The feed looks these up by member; the primary key starts with the thread.
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("user_account.id"), primary_key=True, index=True
+    )
     read_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
