@@ -26,6 +26,7 @@ from forum.verification.models import (
     RegistryProvider,
     VerificationClaim,
 )
+from forum.verification.services import hospital_for
 from forum.verification.taxonomy import REVIEW_CODES, SPECIALTY_NAMES, community_for
 
 log = logging.getLogger(__name__)
@@ -257,17 +258,6 @@ def email_domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-def listed_hospital(domain: str) -> HospitalDomain | None:
-    """The hospital-list entry for the domain or a domain it belongs to (a.b.org in b.org)."""
-    labels = domain.split(".")
-    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    if not candidates:
-        return None
-    query = sa.select(HospitalDomain).where(HospitalDomain.domain.in_(candidates))
-    found = list(db.session.scalars(query))
-    return max(found, key=lambda entry: len(entry.domain)) if found else None
-
-
 def _other_claims(claim: VerificationClaim) -> list[VerificationClaim]:
     query = (
         sa.select(VerificationClaim)
@@ -298,7 +288,7 @@ def claim_review(claim: VerificationClaim) -> ClaimReview:
         rules=rule_outcomes(claim.evidence),
         other_evidence=other_evidence(claim.evidence),
         email_domain=domain,
-        hospital=listed_hospital(domain),
+        hospital=hospital_for(claim.user.email),
         other_claims=_other_claims(claim),
         holders=holders_of(claim.npi, claim.user_id),
     )
