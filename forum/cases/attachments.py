@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session, SessionTransaction
 from werkzeug.datastructures import FileStorage
 
 from forum.cases.images import MAX_BYTES, CleanImage, ImageRejected, sanitise
 from forum.cases.models import Post, PostImage, Visibility
 from forum.extensions import db
+from forum.storage import private_folder, store_private
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +77,12 @@ def label_fields(prepared: Sequence[PreparedImage]) -> dict[str, str]:
 
 def folder() -> Path:
     """Where image files live: instance/images, never under static/."""
-    return Path(current_app.instance_path) / FOLDER_NAME
+    return private_folder(FOLDER_NAME)
 
 
 def path_of(image: PostImage) -> Path:
     """The stored file of an image."""
     return folder() / image.storage_name
-
-
-def _write(clean: CleanImage) -> str:
-    target = folder()
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = f"{secrets.token_hex(16)}.{clean.extension}"
-    descriptor = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(clean.data)
-    return name
 
 
 def _keep_files(session: Session) -> None:
@@ -134,7 +122,7 @@ def attach(post: Post, prepared: Sequence[PreparedImage]) -> None:
     session = db.session()
     session.add(post)  # joins the transaction, so its end is seen by the hooks below
     for image in prepared:
-        name = _write(image.clean)
+        name = store_private(FOLDER_NAME, image.clean.data, image.clean.extension)
         _track(session, folder() / name)
         post.images.append(
             PostImage(

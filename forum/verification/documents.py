@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import IO
 
-from flask import current_app
 from PIL import Image
+
+from forum.storage import private_folder, store_private
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PER_CLAIM = 5
@@ -123,18 +122,12 @@ def check(upload: Upload) -> CheckedFile:
 
 def folder() -> Path:
     """Where document files live: instance/documents, never under static/."""
-    return Path(current_app.instance_path) / FOLDER_NAME
+    return private_folder(FOLDER_NAME)
 
 
 def write(checked: CheckedFile) -> str:
     """Store the file under a new random name, readable by the site's user only."""
-    target = folder()
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
-    name = secrets.token_hex(16)
-    descriptor = os.open(target / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(checked.data)
-    return name
+    return store_private(FOLDER_NAME, checked.data)
 
 
 def delete(storage_name: str) -> None:
