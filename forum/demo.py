@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from forum.accounts import services, totp
 from forum.accounts.models import Role, User
 from forum.cases.communities import ensure_communities
+from forum.demo_content import seed_threads
 from forum.extensions import db, utcnow
 from forum.verification import registry
 from forum.verification.models import HospitalDomain, RegistryProvider
@@ -147,6 +148,8 @@ def seed() -> None:
             f"TOTP secret {secret}"
         )
     _seed_registry()
+    threads = seed_threads("cardiology@curbside.example", "emergency@curbside.example")
+    click.echo(f"Demo threads created: {threads}")
 
 
 def _link_npi(account: DemoAccount) -> None:

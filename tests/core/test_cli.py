@@ -13,6 +13,7 @@ from flask import Flask
 
 from forum.accounts import totp
 from forum.accounts.models import RecoveryCode, Role, User
+from forum.cases.models import Post, Thread, Visibility
 from forum.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
 from forum.extensions import db
 from tests.conftest import FormClient
@@ -268,3 +269,19 @@ def test_demo_seed_runs_on_a_development_site(build_app: Callable[..., Flask]) -
 def test_the_demo_admin_holds_the_admin_role(app: Flask) -> None:
     run(app, "demo", "seed")
     assert stored_user(app, "admin@curbside.example").has_role(Role.MODERATOR)
+
+
+def test_demo_seed_posts_its_threads_once_through_the_gate(app: Flask) -> None:
+    first = run(app, "demo", "seed")
+    second = run(app, "demo", "seed")
+
+    assert "Demo threads created: 2" in first.output
+    assert "Demo threads created: 0" in second.output
+    with app.app_context():
+        threads = db.session.scalars(sa.select(Thread)).all()
+        posts = db.session.scalars(sa.select(Post)).all()
+        assert len(threads) == 2
+        assert {thread.visibility for thread in threads} == {Visibility.PUBLISHED}
+        anonymous = [post for post in posts if post.anonymous]
+        assert len(anonymous) == 1
+        assert anonymous[0].alias_number == 1
