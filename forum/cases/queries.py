@@ -35,8 +35,10 @@ from forum.cases.visibility import (
     visible_threads_query,
 )
 from forum.extensions import db, utcnow
+from forum.moderation.models import ThreadLock
 
 PAGE_SIZE = 20
+MARKS = ("voted", "bookmarked", "following", "read", "locked")
 MAX_PAGE = 10_000
 # Ids are 32-bit integers on PostgreSQL; a larger number in a URL names nothing.
 MAX_ID = 2**31 - 1
@@ -73,6 +75,8 @@ class ThreadPage:
     poll: polls.PollView | None = None
     show_outcome: bool = False
     moderator: bool = False
+    locked: bool = False
+    unread: bool = True  # activity since the viewer last read the thread (or never read)
 
 
 @dataclass(frozen=True)
@@ -181,24 +185,27 @@ def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
         return None  # past the last page
     posts = [post for post, _ in rows]
     pages = max(1, -(-(rows[0][1] if rows else 0) // PAGE_SIZE))
-    voted, bookmarked, following = _viewer_marks(viewer, thread, [post.id for post in posts])
+    marks = _viewer_marks(viewer, thread, [post.id for post in posts])
     poll = polls.poll_view(thread.poll, viewer, utcnow()) if thread.poll is not None else None
     return ThreadPage(
         thread=thread,
         posts=posts,
         page=page,
         pages=pages,
-        voted=voted,
-        bookmarked=bookmarked,
-        following=following,
+        voted=marks["voted"],
+        bookmarked=marks["bookmarked"],
+        following=bool(marks["following"]),
+        locked=bool(marks["locked"]),
+        unread=not marks["read"],
         poll=poll,
         show_outcome=can_see_outcome(viewer, thread),
         moderator=is_moderator(viewer),
     )
 
 
-def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> tuple[set[int], set[int], bool]:
-    """The viewer's helpful votes and bookmarks among the posts, and if they follow: one query."""
+def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> dict[str, set[int]]:
+    """In one query: the viewer's helpful votes and bookmarks among the posts, whether they
+    follow the thread and have read its latest activity, and whether it is locked."""
     marks = sa.union_all(
         sa.select(sa.literal("voted", sa.String).label("mark"), HelpfulVote.post_id.label("id"))
         .where(HelpfulVote.user_id == viewer.id, HelpfulVote.post_id.in_(ids)),
@@ -206,11 +213,16 @@ def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> tuple[set[int
         .where(Bookmark.user_id == viewer.id, Bookmark.post_id.in_(ids)),
         sa.select(sa.literal("following", sa.String), Follow.thread_id)
         .where(Follow.thread_id == thread.id, Follow.user_id == viewer.id),
+        sa.select(sa.literal("read", sa.String), ThreadRead.thread_id)
+        .where(ThreadRead.thread_id == thread.id, ThreadRead.user_id == viewer.id,
+               ThreadRead.read_at >= thread.last_activity_at),
+        sa.select(sa.literal("locked", sa.String), ThreadLock.thread_id)
+        .where(ThreadLock.thread_id == thread.id),
     )  # fmt: skip
-    found: dict[str, set[int]] = {"voted": set(), "bookmarked": set(), "following": set()}
+    found: dict[str, set[int]] = {name: set() for name in MARKS}
     for mark, mark_id in db.session.execute(marks):
         found[mark].add(mark_id)
-    return found["voted"], found["bookmarked"], bool(found["following"])
+    return found
 
 
 def page_of_post(viewer: User, post: Post) -> int:

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from forum.access import physician, role_required
 from forum.accounts.models import Role
-from forum.cases import forms, queries, services
+from forum.cases import cards, forms, queries, services
 from forum.cases.communities import community_by_slug
 from forum.cases.models import Community, Post, Thread
 from forum.cases.visibility import can_see_post
@@ -160,13 +160,30 @@ def new_discussion(slug: str) -> View:
 # --- The thread page ---------------------------------------------------------------------------
 
 
+def post_paths() -> cards.PostPaths:
+    """Post and image path prefixes, built once a page from the routes themselves."""
+    post_path, image_path = url_for("cases.jump", post_id=0), url_for("media.image", image_id=0)
+    return cards.PostPaths(post_path.removesuffix("0"), image_path.removesuffix("0"))
+
+
+@bp.app_template_global("image_cards")
+def image_cards(post: Post) -> tuple[cards.ImageCard, ...]:
+    """A post's images as pages link them (pages other than the thread page)."""
+    return cards.image_cards(post, post_paths())
+
+
 def _render_thread(thread: Thread, page: int, reply_form: forms.ReplyForm, **extra: Any) -> str:
     view = queries.thread_page(current_user, thread, page)
     if view is None:
         abort(404)
-    services.mark_read(current_user, thread)
+    if view.unread:
+        services.mark_read(current_user, thread)
+    marks = cards.PageMarks(view.voted, view.bookmarked, view.moderator)
+    paths = post_paths()
     return render_template(
         "cases/thread.html", view=view, thread=thread, reply_form=reply_form,
+        cards=[cards.post_card(post, thread, current_user, marks, paths) for post in view.posts],
+        thread_path=url_for("cases.thread", thread_id=thread.id),
         case_sections=services.CASE_SECTIONS, **extra,
     )  # fmt: skip
 
@@ -352,25 +369,27 @@ def history(post_id: int) -> str:
     )
 
 
-@bp.route("/p/<int:post_id>/flag", methods=["POST"])
+@bp.route("/p/<int:post_id>/flag", methods=["GET", "POST"])
 @physician
-def flag(post_id: int) -> Response:
+def flag(post_id: int) -> View:
     """Flag a post for the moderators, with a reason and an optional note."""
     post, form = _post(post_id), FlagForm()
+    context = {"post": post, "thread": post.thread, "form": form}
+    if not form.is_submitted():
+        return render_template("cases/flag.html", **context)
     if form.validate():
         try:
             flag_post(current_user, post, form.reason.data or "", form.note.data or "")
         except ModerationError as error:
-            flash(error.message, "error")
+            form.form_errors.append(error.message)
         else:
             flash("Thank you: the moderators will look at this post.", "success")
-    else:
-        flash("Choose a reason, and keep the note to 500 characters.", "error")
-    return redirect(
-        post_url(post)
-        if can_see_post(current_user, post)
-        else url_for("cases.thread", thread_id=post.thread_id)
-    )
+            return redirect(
+                post_url(post)
+                if can_see_post(current_user, post)
+                else url_for("cases.thread", thread_id=post.thread_id)
+            )
+    return render_template("cases/flag.html", **context), INVALID
 
 
 @bp.route("/p/<int:post_id>/reveal", methods=["POST"])

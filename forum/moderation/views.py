@@ -20,7 +20,7 @@ from forum.cases import queries
 from forum.cases.models import Post, Thread
 from forum.extensions import db
 from forum.moderation import forms, policy, services
-from forum.moderation.models import AllowedTerm, FlagReason, ReviewItem, WatchedWord
+from forum.moderation.models import AllowedTerm, ReviewItem, WatchedWord
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -421,7 +421,5 @@ def _moderation_helpers() -> dict[str, Any]:
     # Functions, so their queries run only where a template asks.
     return {
         "moderation_queue_count": services.open_count,
-        "thread_locked": policy.is_locked,
-        "flag_reasons": [(str(reason), str(reason).capitalize()) for reason in FlagReason],
         "moderation_communities": services.communities,
     }

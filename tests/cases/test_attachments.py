@@ -18,6 +18,7 @@ from forum.accounts.models import Role, User
 from forum.cases import attachments
 from forum.cases.images import MAX_BYTES
 from forum.cases.models import Community, Post, PostImage, Thread, ThreadKind, Visibility
+from forum.cases.views import image_cards
 from forum.extensions import db, utcnow
 from tests.cases.conftest import CASE_FORM, Kit
 from tests.factories import make_user, sign_in
@@ -389,12 +390,18 @@ def test_the_images_partial_uses_neutral_alt_text_and_tells_the_author_it_waits(
         assert image is not None
         post = image.post
         other = db.session.get(User, make_user(verified=True, roles=(Role.MODERATOR,)).id)
+        pending = post.visibility == "pending"
         with app.test_request_context("/"):
             login_user(post.author)
-            for_author = render_template("cases/_images.html", post=post)
+            images = image_cards(post)
+            for_author = render_template(
+                "cases/_images.html", images=images, images_pending=pending, images_own=True
+            )
         with app.test_request_context("/"):
             login_user(other)  # type: ignore[arg-type]
-            for_moderator = render_template("cases/_images.html", post=post)
+            for_moderator = render_template(
+                "cases/_images.html", images=images, images_pending=pending, images_own=False
+            )
     assert f'src="/images/{image_id}"' in for_author
     assert 'alt="Image attached to the case"' in for_author
     assert "Jane" not in for_author

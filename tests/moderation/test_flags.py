@@ -93,3 +93,35 @@ def test_a_note_is_limited_and_members_cannot_flag_their_own_post(
         _flag(kit, author, post_id)
     with kit.db():
         assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 0
+
+
+def test_the_flag_page_takes_a_reason_and_keeps_the_form_on_a_problem(
+    kit: Kit, quiet_detector: None
+) -> None:
+    author, member = kit.member(), kit.member()
+    thread_id = kit.case(kit.member())
+    post_id = kit.reply(author, thread_id)
+    client = kit.client(member)
+    thread_page = text(client.get(f"/t/{thread_id}"))
+    assert f'href="/p/{post_id}/flag"' in thread_page
+
+    page = client.get(f"/p/{post_id}/flag")
+    assert page.status_code == 200
+    assert "Flag a post for the moderators" in text(page)
+
+    too_long = client.post(f"/p/{post_id}/flag", data={"reason": "other", "note": "y" * 501})
+    assert too_long.status_code == 422
+    assert "y" * 501 in text(too_long)  # the note stays in the form
+    unknown = client.post(f"/p/{post_id}/flag", data={"reason": "boredom", "note": ""})
+    assert unknown.status_code == 422
+
+    own = kit.client(author).post(f"/p/{post_id}/flag", data={"reason": "spam", "note": ""})
+    assert own.status_code == 422
+    assert "own post" in text(own)
+    with kit.db():
+        assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 0
+
+    done = client.post(f"/p/{post_id}/flag", data={"reason": "spam", "note": ""})
+    assert done.status_code == 302
+    with kit.db():
+        assert db.session.scalar(sa.select(sa.func.count(Flag.id))) == 1
