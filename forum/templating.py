@@ -11,7 +11,7 @@ from forum.access import Level, visitor_level
 from forum.accounts.models import Role
 
 
-def _when(value: datetime | None) -> str:
+def when(value: datetime | None) -> str:
     """A timestamp as members read it (UTC until members pick a time zone)."""
     if value is None:
         return ""
@@ -25,4 +25,4 @@ def _context() -> dict[str, Any]:
 def register(app: Flask) -> None:
     """Attach the template context and filters."""
     app.context_processor(_context)
-    app.add_template_filter(_when, "when")
+    app.add_template_filter(when, "when")

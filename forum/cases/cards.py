@@ -8,13 +8,17 @@ a suffix because every per-post action lives under `/p/<id>/...` (see views.post
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from forum.accounts.models import User
-from forum.cases.models import Post, Thread, Visibility
+from forum.cases.models import Thread, Visibility, is_editable
+from forum.cases.queries import PostRow
+from forum.templating import when
 
 # What the held badge says, by the post's visibility.
-HELD_BADGES = {
+HELD_BADGES: dict[str, str] = {
     Visibility.PENDING: "Waiting for review",
     Visibility.REJECTED: "Rejected by a moderator",
     Visibility.REMOVED: "Removed by a moderator",
@@ -75,7 +79,7 @@ class PageMarks:
 
 
 def post_card(
-    post: Post, thread: Thread, viewer: User, marks: PageMarks, paths: PostPaths
+    post: PostRow, thread: Thread, viewer: User, marks: PageMarks, paths: PostPaths
 ) -> PostCard:
     """The post as this viewer sees it on the thread page."""
     own = viewer.id == post.author_id
@@ -88,7 +92,7 @@ def post_card(
         path=path,
         author_label=post.author_label,
         created_iso=post.created_at.isoformat(),
-        created_text=post.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        created_text=when(post.created_at),
         html=post.html,
         is_opening=post.is_opening,
         anonymous=post.anonymous,
@@ -100,28 +104,39 @@ def post_card(
         live=live,
         published=post.visibility == Visibility.PUBLISHED,
         removed=post.visibility == Visibility.REMOVED,
-        badge=HELD_BADGES.get(Visibility(post.visibility), ""),
+        badge=HELD_BADGES.get(post.visibility, ""),
         own=own,
         helpful_count=post.helpful_count,
         can_vote=live and not own,
         voted=post.id in marks.voted,
         bookmarked=post.id in marks.bookmarked,
         accept_state=_accept_state(post, thread, viewer, accepted),
-        can_edit=post.can_edit(viewer),
+        can_edit=own and is_editable(post.visibility, post.deleted_at),
         can_see_history=post.edited_at is not None and (own or marks.moderator),
         can_delete=not deleted and (own or marks.moderator),
         can_flag=live and not own,
-        images=image_cards(post, paths),
+        images=image_cards(post.images, paths),
         images_pending=post.visibility == Visibility.PENDING,
     )
 
 
-def image_cards(post: Post, paths: PostPaths) -> tuple[ImageCard, ...]:
-    """The post's images as pages link them."""
-    return tuple(ImageCard(paths.image(i.id), i.width, i.height) for i in post.images)
+class Image(Protocol):
+    """What linking an image reads of it (a PostImage or a page's ImageRef)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
 
 
-def _accept_state(post: Post, thread: Thread, viewer: User, accepted: bool) -> str:
+def image_cards(images: Iterable[Image], paths: PostPaths) -> tuple[ImageCard, ...]:
+    """A post's images as pages link them."""
+    return tuple(ImageCard(paths.image(i.id), i.width, i.height) for i in images)
+
+
+def _accept_state(post: PostRow, thread: Thread, viewer: User, accepted: bool) -> str:
     if accepted and viewer.id == thread.author_id:
         return "off"
     return "on" if thread.can_accept(viewer, post) else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -85,6 +86,19 @@ class Community(Model):
     thread_count: Mapped[int] = mapped_column(default=0)
 
 
+class AcceptCandidate(Protocol):
+    """What deciding on an accepted answer reads of a post (an ORM post or a page row)."""
+
+    @property
+    def thread_id(self) -> int: ...
+    @property
+    def author_id(self) -> int: ...
+    @property
+    def is_opening(self) -> bool: ...
+    @property
+    def is_live(self) -> bool: ...
+
+
 class Thread(Model):
     """A case or discussion in a community; its first post holds the body."""
 
@@ -160,7 +174,7 @@ class Thread(Model):
         """The case sections by name."""
         return {section.name: section for section in self.sections}
 
-    def can_accept(self, member: User, post: Post) -> bool:
+    def can_accept(self, member: User, post: AcceptCandidate) -> bool:
         """The case's author may accept a published reply by someone else."""
         return (
             self.is_case
@@ -256,17 +270,12 @@ class Post(Model):
     def author_label(self) -> str:
         """How members see the author: "Anonymous cardiologist 2", or the display name."""
         if self.anonymous:
-            label = f"Anonymous {self.alias_specialty or 'physician'}"
-            return f"{label} {self.alias_number}" if self.alias_number else label
+            return alias_label(self.alias_specialty, self.alias_number)
         return self.author.display_name
 
     def can_edit(self, member: User) -> bool:
         """Its author may edit it while it stands, or resubmit it once rejected (not removed)."""
-        return (
-            member.id == self.author_id
-            and self.deleted_at is None
-            and self.visibility in (Visibility.PUBLISHED, Visibility.PENDING, Visibility.REJECTED)
-        )
+        return member.id == self.author_id and is_editable(self.visibility, self.deleted_at)
 
     def can_delete(self, member: User) -> bool:
         """Its author or a moderator may delete it, once."""
@@ -281,6 +290,18 @@ class Post(Model):
     def can_vote(self, member: User) -> bool:
         """Members mark others' live posts helpful, never their own."""
         return self.is_live and member.id != self.author_id
+
+
+def alias_label(specialty: str | None, number: int | None) -> str:
+    """An anonymous author as members see them: "Anonymous cardiologist 2"."""
+    label = f"Anonymous {specialty or 'physician'}"
+    return f"{label} {number}" if number else label
+
+
+def is_editable(visibility: str, deleted_at: datetime | None) -> bool:
+    """A post its author may still edit: standing, or rejected and so open to resubmission."""
+    editable = (Visibility.PUBLISHED, Visibility.PENDING, Visibility.REJECTED)
+    return deleted_at is None and visibility in editable
 
 
 class PostRevision(Model):

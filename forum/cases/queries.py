@@ -6,6 +6,7 @@ loads) and the viewer's own marks (votes, bookmarks, follows) with one query eac
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,9 +23,12 @@ from forum.cases.models import (
     HelpfulVote,
     Poll,
     Post,
+    PostImage,
     PostRevision,
     Thread,
     ThreadRead,
+    Visibility,
+    alias_label,
 )
 from forum.cases.visibility import (
     can_see_outcome,
@@ -32,6 +36,7 @@ from forum.cases.visibility import (
     is_moderator,
     listed_threads_filter,
     visible_posts_filter,
+    visible_posts_filter_for,
     visible_threads_query,
 )
 from forum.extensions import db, utcnow
@@ -61,12 +66,56 @@ class ListPage:
     has_next: bool
 
 
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An image on a post in a page of posts."""
+
+    id: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostRow:
+    """A post as the thread page reads it: the columns it shows, read without the ORM (the
+    thread page is the most read page, and building full Post objects costs more than the
+    posts' text)."""
+
+    id: int
+    thread_id: int
+    author_id: int
+    author_name: str
+    is_opening: bool
+    anonymous: bool
+    alias_number: int | None
+    alias_specialty: str | None
+    html: str
+    visibility: str
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+    helpful_count: int
+    images: list[ImageRef] = field(default_factory=list)
+
+    @property
+    def is_live(self) -> bool:
+        """Published and not deleted (as Post.is_live)."""
+        return self.visibility == Visibility.PUBLISHED and self.deleted_at is None
+
+    @property
+    def author_label(self) -> str:
+        """The alias when anonymous, else the display name (as Post.author_label)."""
+        if self.anonymous:
+            return alias_label(self.alias_specialty, self.alias_number)
+        return self.author_name
+
+
 @dataclass(frozen=True)
 class ThreadPage:
     """Everything the thread page shows, loaded in a fixed number of queries."""
 
     thread: Thread
-    posts: list[Post]
+    posts: list[PostRow]
     page: int
     pages: int
     voted: set[int] = field(default_factory=set)
@@ -171,20 +220,10 @@ def visible_post_count(viewer: User, thread: Thread) -> int:
 
 def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
     """A page of 20 posts the viewer may see, with their marks; None past the last page."""
-    # The window count is taken over every visible post before LIMIT applies: the number of
-    # pages comes with the posts instead of in a query of its own.
-    rows = db.session.execute(
-        sa.select(Post, sa.func.count().over())
-        .where(Post.thread_id == thread.id, visible_posts_filter(viewer))
-        .order_by(Post.created_at, Post.id)
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-        .options(joinedload(Post.author), selectinload(Post.images))
-    ).all()
-    if not rows and page > 1:
+    posts, total = _page_posts(viewer, thread, page)
+    if not posts and page > 1:
         return None  # past the last page
-    posts = [post for post, _ in rows]
-    pages = max(1, -(-(rows[0][1] if rows else 0) // PAGE_SIZE))
+    pages = max(1, -(-total // PAGE_SIZE))
     marks = _viewer_marks(viewer, thread, [post.id for post in posts])
     poll = polls.poll_view(thread.poll, viewer, utcnow()) if thread.poll is not None else None
     return ThreadPage(
@@ -203,24 +242,93 @@ def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
     )
 
 
+_POST_COLUMNS = (
+    Post.id, Post.thread_id, Post.author_id, User.display_name.label("author_name"),
+    Post.is_opening, Post.anonymous, Post.alias_number, Post.alias_specialty, Post.html,
+    Post.visibility, Post.created_at, Post.edited_at, Post.deleted_at, Post.helpful_count,
+)  # fmt: skip
+
+
+@functools.cache
+def _page_posts_query(moderator: bool) -> sa.Select[Any]:
+    """The thread page's posts query, built once per kind of viewer (moderators see every
+    post) with its values bound at run time: building statements costs more than running them.
+
+    A page of visible posts with their authors' names, the number of posts the thread shows in
+    all (the window count runs over every visible post before LIMIT applies) and the page's
+    images (joined after the LIMIT).
+    """
+    visible = sa.true() if moderator else visible_posts_filter_for(sa.bindparam("viewer_id"))
+    window = (
+        sa.select(*_POST_COLUMNS, sa.func.count().over().label("total"))
+        .join(User, User.id == Post.author_id)
+        .where(Post.thread_id == sa.bindparam("thread_id"), visible)
+        .order_by(Post.created_at, Post.id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset"))
+        .subquery()
+    )
+    return (
+        sa.select(window, PostImage.id, PostImage.width, PostImage.height)
+        .outerjoin(PostImage, PostImage.post_id == window.c.id)
+        .order_by(window.c.created_at, window.c.id, PostImage.id)
+    )
+
+
+def _page_posts(viewer: User, thread: Thread, page: int) -> tuple[list[PostRow], int]:
+    """A page of the posts the viewer may see, and how many they see in all: one query."""
+    query = _page_posts_query(is_moderator(viewer))
+    values = {
+        "viewer_id": viewer.id,
+        "thread_id": thread.id,
+        "limit": PAGE_SIZE,
+        "offset": (page - 1) * PAGE_SIZE,
+    }
+    posts: dict[int, PostRow] = {}
+    total = 0
+    width = len(_POST_COLUMNS)
+    for row in db.session.execute(query, values):
+        total = row[width]
+        post = posts.get(row[0])
+        if post is None:
+            post = posts[row[0]] = PostRow(*row[:width])
+        if row[width + 1] is not None:
+            post.images.append(ImageRef(*row[width + 1 :]))
+    return list(posts.values()), total
+
+
+@functools.cache
+def _marks_query() -> sa.CompoundSelect:
+    """The viewer's marks on a thread page (see _viewer_marks), built once, values bound."""
+    viewer: sa.BindParameter[int] = sa.bindparam("viewer_id")
+    thread: sa.BindParameter[int] = sa.bindparam("thread_id")
+    ids: sa.BindParameter[list[int]] = sa.bindparam("post_ids", expanding=True)
+    return sa.union_all(
+        sa.select(sa.literal("voted", sa.String).label("mark"), HelpfulVote.post_id.label("id"))
+        .where(HelpfulVote.user_id == viewer, HelpfulVote.post_id.in_(ids)),
+        sa.select(sa.literal("bookmarked", sa.String), Bookmark.post_id)
+        .where(Bookmark.user_id == viewer, Bookmark.post_id.in_(ids)),
+        sa.select(sa.literal("following", sa.String), Follow.thread_id)
+        .where(Follow.thread_id == thread, Follow.user_id == viewer),
+        sa.select(sa.literal("read", sa.String), ThreadRead.thread_id)
+        .where(ThreadRead.thread_id == thread, ThreadRead.user_id == viewer,
+               ThreadRead.read_at >= sa.bindparam("last_activity", type_=ThreadRead.read_at.type)),
+        sa.select(sa.literal("locked", sa.String), ThreadLock.thread_id)
+        .where(ThreadLock.thread_id == thread),
+    )  # fmt: skip
+
+
 def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> dict[str, set[int]]:
     """In one query: the viewer's helpful votes and bookmarks among the posts, whether they
     follow the thread and have read its latest activity, and whether it is locked."""
-    marks = sa.union_all(
-        sa.select(sa.literal("voted", sa.String).label("mark"), HelpfulVote.post_id.label("id"))
-        .where(HelpfulVote.user_id == viewer.id, HelpfulVote.post_id.in_(ids)),
-        sa.select(sa.literal("bookmarked", sa.String), Bookmark.post_id)
-        .where(Bookmark.user_id == viewer.id, Bookmark.post_id.in_(ids)),
-        sa.select(sa.literal("following", sa.String), Follow.thread_id)
-        .where(Follow.thread_id == thread.id, Follow.user_id == viewer.id),
-        sa.select(sa.literal("read", sa.String), ThreadRead.thread_id)
-        .where(ThreadRead.thread_id == thread.id, ThreadRead.user_id == viewer.id,
-               ThreadRead.read_at >= thread.last_activity_at),
-        sa.select(sa.literal("locked", sa.String), ThreadLock.thread_id)
-        .where(ThreadLock.thread_id == thread.id),
-    )  # fmt: skip
+    values = {
+        "viewer_id": viewer.id,
+        "thread_id": thread.id,
+        "post_ids": ids,
+        "last_activity": thread.last_activity_at,
+    }
     found: dict[str, set[int]] = {name: set() for name in MARKS}
-    for mark, mark_id in db.session.execute(marks):
+    for mark, mark_id in db.session.execute(_marks_query(), values):
         found[mark].add(mark_id)
     return found
 

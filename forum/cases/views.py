@@ -169,7 +169,7 @@ def post_paths() -> cards.PostPaths:
 @bp.app_template_global("image_cards")
 def image_cards(post: Post) -> tuple[cards.ImageCard, ...]:
     """A post's images as pages link them (pages other than the thread page)."""
-    return cards.image_cards(post, post_paths())
+    return cards.image_cards(post.images, post_paths())
 
 
 def _render_thread(thread: Thread, page: int, reply_form: forms.ReplyForm, **extra: Any) -> str:

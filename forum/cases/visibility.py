@@ -6,6 +6,8 @@ Pending, rejected and removed content reaches its author and moderators only.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from forum.accounts.models import Role, User
@@ -39,9 +41,15 @@ def visible_posts_filter(viewer: User) -> sa.ColumnElement[bool]:
     """The condition on Post for what the viewer sees on a thread page (tombstones included)."""
     if is_moderator(viewer):
         return sa.true()
+    return visible_posts_filter_for(viewer.id)
+
+
+def visible_posts_filter_for(viewer_id: int | sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """What a viewer who is not a moderator sees: published posts, and their own held ones
+    (the id may be a bound parameter, for statements built once)."""
     return sa.or_(
         Post.visibility == Visibility.PUBLISHED,
-        sa.and_(Post.author_id == viewer.id, Post.visibility.in_(_HELD_FOR_AUTHOR)),
+        sa.and_(Post.author_id == viewer_id, Post.visibility.in_(_HELD_FOR_AUTHOR)),
     )
 
 
