@@ -188,13 +188,12 @@ def community_counts() -> list[Community]:
     return list(db.session.scalars(sa.select(Community).order_by(Community.name)))
 
 
-def load_thread(thread_id: int) -> Thread | None:
-    """A thread with what its page shows about it (community, tags, sections, poll)."""
-    if not 0 < thread_id <= MAX_ID:
-        return None
-    query = (
+@functools.cache
+def _thread_query() -> sa.Select[Thread]:
+    """A thread with what its page shows about it, built once with the id bound at run time."""
+    return (
         sa.select(Thread)
-        .where(Thread.id == thread_id)
+        .where(Thread.id == sa.bindparam("thread_id"))
         .options(
             joinedload(Thread.community),
             joinedload(Thread.author),
@@ -205,7 +204,14 @@ def load_thread(thread_id: int) -> Thread | None:
             selectinload(Thread.tags),
         )
     )
-    return db.session.execute(query).unique().scalar_one_or_none()
+
+
+def load_thread(thread_id: int) -> Thread | None:
+    """A thread with what its page shows about it (community, tags, sections, poll)."""
+    if not 0 < thread_id <= MAX_ID:
+        return None
+    found = db.session.execute(_thread_query(), {"thread_id": thread_id})
+    return found.unique().scalar_one_or_none()
 
 
 def visible_post_count(viewer: User, thread: Thread) -> int:
