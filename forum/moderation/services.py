@@ -302,7 +302,7 @@ def _check_edit(item: ReviewItem, values: Mapping[str, str]) -> dict[str, str]:
     return cleaned
 
 
-def _apply_edit(moderator: User, item: ReviewItem, values: dict[str, str]) -> None:
+def _apply_edit(item: ReviewItem, values: dict[str, str]) -> None:
     thread = item.thread
     if item.post is None:
         source = values.get("outcome") or ""
@@ -327,23 +327,36 @@ def _apply_edit(moderator: User, item: ReviewItem, values: dict[str, str]) -> No
     else:
         source = values["body"]
     if source != post.source:
-        now = utcnow()
-        db.session.add(
-            PostRevision(
-                post_id=post.id, source=post.source, editor_id=moderator.id, created_at=now
-            )
-        )
-        post.source, post.html, post.edited_at = source, text.cook(source), now
+        db.session.execute(sa.delete(PostRevision).where(PostRevision.post_id == post.id))
+        post.source, post.html, post.edited_at = source, text.cook(source), utcnow()
+
+
+def _rescreen(values: Mapping[str, str]) -> None:
+    """Refuse a redaction that still holds a clear identifier (the site allow-list applies)."""
+    result = phi.gate(values, allowed_terms=policy.allowed_terms())
+    for name, found in result.findings.items():
+        for finding in found:
+            if finding.action is phi.Action.BLOCK:
+                quoted = values[name][finding.start : finding.end]
+                raise ModerationError(
+                    f"This still looks like a patient identifier: “{quoted}”. "
+                    f"{finding.reason} Redact it, or mark the finding as a false positive.",
+                    name,
+                )
 
 
 def edit_and_approve(moderator: User, item: ReviewItem, values: Mapping[str, str]) -> None:
-    """Redact in place (the old text is kept as a revision), then publish; commits."""
+    """Redact in place, then publish; commits. The redacted text goes through the PHI gate
+    again (a missed identifier is refused, the moderator's text kept), and the held text is
+    not kept as a revision: it is what was held. Earlier revisions go too, since they may
+    carry the same identifier."""
     _require_moderator(moderator)
     if not item.is_open:
         raise ModerationError("This item was already decided.")
     try:
         cleaned = _check_edit(item, values)
-        _apply_edit(moderator, item, cleaned)
+        _rescreen(cleaned)
+        _apply_edit(item, cleaned)
     except ValueError as problem:
         raise ModerationError(str(problem), "tags") from None
     _publish(item)

@@ -126,7 +126,7 @@ def approve(item_id: int) -> Response:
 @bp.route("/items/<int:item_id>/edit", methods=["POST"])
 @moderator
 def edit_approve(item_id: int) -> View:
-    """Redact in place, then publish (the earlier text stays as a revision)."""
+    """Redact in place, then publish; a redaction that still holds an identifier comes back."""
     found, form = _item(item_id), forms.ActionForm()
     if not form.validate():
         abort(400)

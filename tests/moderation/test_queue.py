@@ -89,11 +89,14 @@ def kit_email(kit: Kit, member: Member) -> str:
         return kit.user(member).email
 
 
-def test_edit_and_approve_redacts_in_place_and_keeps_a_revision(
+def test_edit_and_approve_redacts_in_place_and_keeps_no_held_text(
     kit: Kit, scanner: Scan, moderator: Member
 ) -> None:
     author = kit.member()
     thread_id, post_id = _held_reply(kit, scanner, author)
+    with kit.db():  # an edit while held: the first held text became a revision
+        cases.edit_post(kit.user(author), kit.post(post_id), HELD + " Tolstoy again.")
+        assert db.session.scalar(sa.select(sa.func.count(PostRevision.id))) == 1
     [item] = open_items(kit)
     client = kit.client(moderator)
     form = text(client.get(f"/moderation/items/{item.id}"))
@@ -107,9 +110,30 @@ def test_edit_and_approve_redacts_in_place_and_keeps_a_revision(
         assert post.visibility == Visibility.PUBLISHED
         assert "Tolstoy" not in post.source
         assert "<strong>LVH</strong>" in post.html
-        revisions = list(db.session.scalars(sa.select(PostRevision.source)))
-        assert revisions == [HELD]
+        assert db.session.scalar(sa.select(sa.func.count(PostRevision.id))) == 0
     assert "Seen at home" in text(kit.client(kit.member()).get(f"/t/{thread_id}"))
+
+
+def test_a_redaction_that_still_holds_an_identifier_is_refused_with_the_text_kept(
+    kit: Kit, scanner: Scan, moderator: Member
+) -> None:
+    author = kit.member()
+    _thread_id, post_id = _held_reply(kit, scanner, author)
+    [item] = open_items(kit)
+    scanner("Tolstoy", Action.BLOCK)
+    redacted = "Seen by Dr Tolstoy at home; echo shows LVH."
+    response = kit.client(moderator).post(
+        f"/moderation/items/{item.id}/edit", data={"body": redacted}
+    )
+    assert response.status_code == 422
+    page = text(response)
+    assert "still looks like a patient identifier" in page
+    assert redacted in page  # the moderator's text stays in the form
+    with kit.db():
+        post = kit.post(post_id)
+        assert post.visibility == Visibility.PENDING
+        assert post.source == HELD
+    assert len(open_items(kit)) == 1
 
 
 def test_rejecting_purges_the_text_everywhere_and_the_author_can_resubmit(
