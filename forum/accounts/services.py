@@ -13,7 +13,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
-from forum import audit, mail
+from forum import audit, mail, phi
 from forum.accounts import totp
 from forum.accounts.models import RecoveryCode, Role, User
 from forum.accounts.passwords import (
@@ -73,7 +73,22 @@ def check_display_name(name: str) -> str:
         )
     if display_name_key(name).startswith(_RESERVED_NAME_PREFIXES):
         raise AccountError("That name is reserved; choose another.", "display_name")
+    _gate_display_name(name)
     return name
+
+
+# A display name is a person's name by design (members post under their own names), and a
+# surname is often a town's name too; every other identifier is refused.
+_NAME_KINDS = frozenset({phi.Kind.NAME, phi.Kind.CITY})
+
+
+def _gate_display_name(name: str) -> None:
+    """The PHI gate on profile text: a number, date or address in a name is refused."""
+    for finding in phi.gate({"display_name": name}).findings.get("display_name", []):
+        if finding.kind not in _NAME_KINDS:
+            raise AccountError(
+                f"{finding.reason} Use only your name in your display name.", "display_name"
+            )
 
 
 def check_person_name(name: str, field: str) -> str:

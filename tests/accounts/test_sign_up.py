@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from itsdangerous import URLSafeTimedSerializer
@@ -388,3 +389,22 @@ def test_a_newcomer_signed_in_with_a_password_goes_on_to_enrolment_after_confirm
     assert redirect_path(response) == "/two-factor/setup"
     assert "<svg" in text(client.get("/two-factor/setup"))
     assert not is_signed_in(client)
+
+
+@pytest.mark.parametrize("display_name", ["Dr Lee 555-123-4567", "Dr Lee 078-05-1120"])
+def test_a_display_name_goes_through_the_phi_gate(
+    app: Flask, client: FormClient, display_name: str
+) -> None:
+    response = sign_up(client, display_name=display_name)
+    assert response.status_code == 422
+    [error] = field_errors(response, "display_name")
+    assert "Use only your name" in error
+    assert count_users(app) == 0
+
+
+def test_a_surname_that_is_also_a_town_is_a_fine_display_name(
+    app: Flask, client: FormClient
+) -> None:
+    response = sign_up(client, display_name="Dr Jackson Austin")
+    assert response.status_code == 302
+    assert count_users(app) == 1
