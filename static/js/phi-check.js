@@ -64,6 +64,9 @@
     region.appendChild(reasons);
   }
 
+  // Poll options share one name, so fields are told apart by id where they have one.
+  function keyOf(field) { return field.id || field.name; }
+
   function watch(form) {
     var fields = Array.prototype.slice.call(form.querySelectorAll("[data-phi-check]"));
     var tokenInput = form.querySelector("input[name='csrf_token']");
@@ -74,7 +77,7 @@
       var draft = {};
       var total = 0;
       fields.forEach(function (field) {
-        draft[field.name] = field.value;
+        draft[keyOf(field)] = field.value;
         total += field.value.length;
       });
       if (total > MAX_CHARACTERS || !window.fetch) { return; }
@@ -95,7 +98,7 @@
         fields.forEach(function (field, index) {
           // The member kept typing: offsets would point at the wrong text, so wait for the next.
           if (field.value !== sent[index]) { return; }
-          show(field, data.findings[field.name]);
+          show(field, data.findings[keyOf(field)]);
         });
       }).catch(function () { /* the server check on submit still applies */ });
     }

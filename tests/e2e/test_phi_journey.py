@@ -67,6 +67,13 @@ def test_a_phone_number_is_highlighted_while_typing_and_blocked_with_the_form_in
     expect(found).to_contain_text("A telephone number identifies a person. Remove the number.")
     expect(live_findings(page, "Presenting problem")).to_be_hidden()
 
+    # Poll options are checked as well: they share one name, and each shows its own findings.
+    page.get_by_label("Option 2", exact=True).fill(f"Call {PHONE} first")
+    expect(live_findings(page, "Option 2").locator("mark")).to_have_text(PHONE)
+    expect(live_findings(page, "Option 1")).to_be_hidden()
+    page.get_by_label("Option 2", exact=True).fill("")
+    expect(live_findings(page, "Option 2")).to_be_hidden()
+
     # Submitted anyway: blocked, nothing posted, everything typed still in the form.
     with page.expect_navigation():
         page.get_by_role("button", name="Post the case").click()
