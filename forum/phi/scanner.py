@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 
 from forum.phi.findings import Action, Finding, Kind
 from forum.phi.knowledge import lexicon
@@ -38,26 +39,33 @@ _PRIORITY = {
 }
 
 
+_RULES: tuple[Callable[[Scan], list[Finding]], ...] = (
+    contact.emails,
+    contact.urls,
+    contact.ips,
+    contact.phones,
+    numbers.identifiers,
+    numbers.zips,
+    dates.dates,
+    dates.ages,
+    places.addresses,
+    places.cities,
+    places.facilities,
+    names.names,
+)
+
+
 def scan(text: str) -> list[Finding]:
     """Every suspected identifier in text, in order of position."""
     if not text:
         return []
     scan = Scan(text, lexicon())
     shields = sorted(contact.references(scan))
-    found: list[Finding] = [
-        *contact.emails(scan),
-        *contact.urls(scan),
-        *contact.ips(scan),
-        *contact.phones(scan),
-        *numbers.identifiers(scan),
-        *numbers.zips(scan),
-        *dates.dates(scan),
-        *dates.ages(scan),
-        *places.addresses(scan),
-        *places.cities(scan),
-        *places.facilities(scan),
-        *names.names(scan),
-    ]
+    found: list[Finding] = []
+    for rule in _RULES:
+        found += rule(scan)
+    if not found:
+        return found
     if shields:
         found = [f for f in found if not _shielded(f, shields)]
     return _resolve(found)
@@ -72,6 +80,8 @@ def _shielded(item: Finding, shields: list[tuple[int, int]]) -> bool:
 def _resolve(found: list[Finding]) -> list[Finding]:
     """Keep one finding per stretch of text: block over review, then the more specific kind,
     then the longer span."""
+    if len(found) == 1:  # the usual case: nothing to weigh
+        return found if found[0].end > found[0].start else []
     ranked = sorted(
         found,
         key=lambda f: (f.action is not Action.BLOCK, _PRIORITY[f.kind], f.start - f.end, f.start),

@@ -90,9 +90,9 @@ def finding(
 
 UPPER = "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper() and c.isalpha())
 LOWER = "".join(c for c in map(chr, range(0x61, 0x250)) if c.islower() and c.isalpha())
-NUMBER_TOKEN = re.compile(r"\d[\w./:()+#-]*")
+# A token that starts with a digit, trailing punctuation left off ("5.9." -> "5.9", "(1.1)").
+NUMBER_TOKEN = re.compile(r"\d(?:[\w./:()+#-]*[\w/+#])?")
 CAPITAL_TOKEN = re.compile(rf"[{UPPER}](?:[\w'\u2019-]*\w)?")
-_TRIM = "'\u2019-.:)("
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -123,9 +123,9 @@ class Scan:
         self.text = text
         self.lex = lex
         self.lower = lower = text.lower()
-        # Every word, punctuation split off: rules test it before running a full search.
-        self.words = frozenset(_WORD.findall(lower))
-        self.gates = self.words & GATE_WORDS  # usually empty: most rules then skip at once
+        self.ascii = text.isascii()  # then lower has the same offsets as text (see lower_twin)
+        # The gate words in the text (see gate_words): few, so most rules skip at once.
+        self.gates = GATE_WORDS.intersection(_WORD.findall(lower))
         self.urls: list[tuple[int, int]] | None = None  # filled by the contact rules
         self._before: dict[int, tuple[str, str]] = {}
         self.numbers = self._numbers()
@@ -140,12 +140,9 @@ class Scan:
         """The two words before start, lower-cased, nearest first, punctuation stripped."""
         found = self._before.get(start)
         if found is None:
-            words = self.text[max(0, start - 30) : start].split()[-2:]
-            cleaned = [
-                w.lower().strip(',;()[]"\u201c\u201d').rstrip(".:").replace("\u2019", "'")
-                for w in words
-            ]
-            found = (cleaned[-1] if cleaned else "", cleaned[-2] if len(cleaned) > 1 else "")
+            words = self.text[max(0, start - 30) : start].split()
+            nearest = _clean_before(words[-1]) if words else ""
+            found = (nearest, _clean_before(words[-2]) if len(words) > 1 else "")
             self._before[start] = found
         return found
 
@@ -158,20 +155,15 @@ class Scan:
         found = []
         for match in NUMBER_TOKEN.finditer(text):
             start, end = match.span()
-            while end > start and text[end - 1] in _TRIM:
-                end -= 1
             lead = start
-            while lead > 0:
-                char = text[lead - 1]
-                if char.isalpha() or char == "#":
-                    lead -= 1
-                elif char == "-" and lead > 1 and text[lead - 2].isalnum():
-                    lead -= 1  # "A-7734921", "ACC-77120934"
-                else:
-                    break
-            if lead > 0 and text[lead - 1].isdigit():
-                continue  # the tail of a longer token, e.g. "2" of "1a2"
-            found.append(Num(start, end, lead, text[start:end]))
+            if start:
+                char = text[start - 1]
+                if char.isalpha() or char in "#-":
+                    lead = _lead(text, start)
+                    char = text[lead - 1] if lead else ""
+                if char.isdecimal():
+                    continue  # the tail of a longer token, e.g. "2" of "1a2"
+            found.append(Num(start, end, lead, match.group()))
         return found
 
     def _capitals(self) -> list[Cap]:
@@ -185,16 +177,16 @@ class Scan:
             start, stop = match.span()
             if start and (text[start - 1].isalnum() or text[start - 1] in "_'\u2019"):
                 continue
-            word = match.group()
             if stop - start == 1:
                 if text[stop : stop + 1] == ".":
                     self.initials.append(start)
                 continue
+            word = match.group()
             words.add(word)
-            shape = _SHAPES.get(word)
-            if shape is None:
-                shape = _shape(word, lex)
-            marker, cut, base, cls, keep, trailing_s = shape
+            shape = _SHAPES.get(word) or _shape(word, lex)
+            if shape.plain:
+                continue  # most capitalised words: nothing more to note
+            marker, cut, base, cls, keep, trailing_s, _ = shape
             if marker == 1:
                 self.months.append(start)
             elif marker == 2:
@@ -208,6 +200,34 @@ class Scan:
         return found
 
 
+def _lead(text: str, start: int) -> int:
+    """Where a number token really begins: letters, '#' and inner hyphens glued on before."""
+    lead = start
+    while lead > 0:
+        char = text[lead - 1]
+        if char.isalpha() or char == "#":
+            lead -= 1
+        elif char == "-" and lead > 1 and text[lead - 2].isalnum():
+            lead -= 1  # "A-7734921", "ACC-77120934"
+        else:
+            break
+    return lead
+
+
+_CLEANED: dict[str, str] = {}  # raw word -> cleaned word; the same words recur
+
+
+def _clean_before(word: str) -> str:
+    """A word as Scan.before gives it: lower-cased, surrounding punctuation stripped."""
+    found = _CLEANED.get(word)
+    if found is None:
+        if len(_CLEANED) >= _SHAPES_LIMIT:
+            _CLEANED.clear()
+        found = word.lower().strip(',;()[]"\u201c\u201d').rstrip(".:").replace("\u2019", "'")
+        _CLEANED[word] = found
+    return found
+
+
 class Shape(NamedTuple):
     """What a capitalised word is, whatever its place: the same words recur from post to post."""
 
@@ -217,6 +237,7 @@ class Shape(NamedTuple):
     cls: str  # see lexical.classify
     keep: bool  # a name candidate wherever it stands
     trailing_s: bool  # ends in "s", so a following apostrophe makes it possessive ("Graves'")
+    plain: bool  # none of the above matters: not kept, not a month or title, not an English word
 
 
 _SHAPES: dict[str, Shape] = {}
@@ -230,7 +251,8 @@ def _shape(word: str, lex: Lexicon) -> Shape:
     base = word[:-cut] if cut else word
     cls = classify(base, lex)
     keep = cls in "GgSsUE" or (cls == "X" and base.lower() in lex.given and not base.isupper())
-    shape = Shape(marker, cut, base, cls, keep, not cut and word[-1] == "s")
+    plain = not keep and not marker and cls != "W"
+    shape = Shape(marker, cut, base, cls, keep, not cut and word[-1] == "s", plain)
     if len(_SHAPES) >= _SHAPES_LIMIT:
         _SHAPES.clear()
     _SHAPES[word] = shape
@@ -281,6 +303,16 @@ def words_after(text: str, end: int, count: int = 2) -> list[str]:
     """Up to count lower-cased words after end, nearest first, punctuation stripped."""
     words = text[end : end + 14 * count].split()[:count]
     return [w.lower().strip(",;:.!?()[]\"'\u2019\u201c\u201d") for w in words]
+
+
+def lower_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """A case-blind pattern recompiled to match case-sensitively. On lower-cased ASCII text it
+    finds exactly what the original finds on the text, several times faster (case-blind
+    matching folds every character it compares)."""
+    source = re.sub(r"\\.|\(\?P<\w+>", "", pattern.pattern)
+    if re.search("[A-Z]", source) or "(?-" in source:
+        raise ValueError("pattern has capitals or case-sensitive parts: its twin would differ")
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
 
 
 GATE_WORDS: set[str] = set()  # every word any rule gates on (filled as the rules are defined)

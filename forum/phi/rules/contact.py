@@ -91,12 +91,14 @@ _REFERENCES: list[tuple[frozenset[str], re.Pattern[str]]] = [
 ]
 
 
+_SPELLED_GATES = gate_words("at dot")
 _TLD_WORDS = gate_words("com org net edu gov io info biz mil ly uk au tv nl fr health")
+_REFERENCE_WORDS = frozenset().union(*(gates for gates, _ in _REFERENCES))
 
 
 def _url_matches(scan: Scan) -> list[tuple[int, int]]:
     """Trimmed spans of everything shaped like a link (computed once per scan)."""
-    cached: list[tuple[int, int]] | None = getattr(scan, "urls", None)
+    cached = scan.urls
     if cached is None:
         cached = []
         text = scan.text
@@ -125,13 +127,17 @@ def references(scan: Scan) -> list[tuple[int, int]]:
     text = scan.text
     spans: list[tuple[int, int]] = []
     prefixes = {text[n.lead : n.start].lower() for n in scan.numbers if n.lead < n.start}
-    for gates, pattern in _REFERENCES:
-        if (
-            scan.gated(gates)
-            or not prefixes.isdisjoint(gates)
-            or (pattern is _DOI and "10." in text)
-        ):
-            spans += [m.span() for m in pattern.finditer(text)]
+    if scan.gates.isdisjoint(_REFERENCE_WORDS) and prefixes.isdisjoint(_REFERENCE_WORDS):
+        if "10." in text:  # the usual case: no gate word, so only a DOI can be there
+            spans += [m.span() for m in _DOI.finditer(text)]
+    else:
+        for gates, pattern in _REFERENCES:
+            if (
+                scan.gated(gates)
+                or not prefixes.isdisjoint(gates)
+                or (pattern is _DOI and "10." in text)
+            ):
+                spans += [m.span() for m in pattern.finditer(text)]
     for start, end in _url_matches(scan):
         if _host_allowed(_host(text[start:end])):
             spans.append((start, end))
@@ -150,9 +156,13 @@ def _trim_url(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_SCHEME = re.compile(r"^(?:https?|ftp)://", re.IGNORECASE)
+_HOST_END = re.compile(r"[/?#:]")
+
+
 def _host(url: str) -> str:
-    host = re.sub(r"^(?:https?|ftp)://", "", url, flags=re.IGNORECASE)
-    host = re.split(r"[/?#:]", host, maxsplit=1)[0].casefold()
+    host = _SCHEME.sub("", url)
+    host = _HOST_END.split(host, maxsplit=1)[0].casefold()
     return host.removeprefix("www.")
 
 
@@ -196,9 +206,15 @@ def emails(scan: Scan) -> list[Finding]:
             at = text.find("@", match.end())
         else:
             at = text.find("@", at + 1)
-    if "at" in scan.words and "dot" in scan.words:
+    if scan.gates >= _SPELLED_GATES:  # both words
         found += [finding(m.start(), m.end(), Kind.EMAIL) for m in SPELLED_EMAIL.finditer(text)]
     return found
+
+
+_LINK_START = re.compile(r"(?:https?|ftp)://|www\.", re.IGNORECASE)
+_LINK_SHAPE = re.compile(
+    r"/|\.(?:com|org|net|io|us|health|care|site|blog|page|me)\b", re.IGNORECASE
+)
 
 
 def urls(scan: Scan) -> list[Finding]:
@@ -210,9 +226,7 @@ def urls(scan: Scan) -> list[Finding]:
         host = _host(url)
         if _host_allowed(host) or "@" in url:
             continue
-        if not re.match(r"(?:https?|ftp)://|www\.", url, re.IGNORECASE) and not re.search(
-            r"/|\.(?:com|org|net|io|us|health|care|site|blog|page|me)\b", url, re.IGNORECASE
-        ):
+        if not _LINK_START.match(url) and not _LINK_SHAPE.search(url):
             continue  # "e.g" or "vs.in" are not links
         if _host_personal(host, url):
             found.append(
@@ -230,6 +244,7 @@ def urls(scan: Scan) -> list[Finding]:
 
 
 _IPV6_HINT = re.compile(r"[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:[0-9a-fA-F]{1,4}:")
+_IPV6_LETTERS = re.compile(r"[a-f]|::", re.IGNORECASE)
 _MAC_HINT = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}\1[0-9A-Fa-f]{2}\1")
 
 
@@ -244,7 +259,7 @@ def ips(scan: Scan) -> list[Finding]:
                 found.append(finding(match.start(), match.end(), Kind.IP))
     if "::" in text or (text.count(":") >= 3 and _IPV6_HINT.search(text)):
         for match in IPV6.finditer(text):
-            if match.group().count(":") >= 2 and re.search(r"[a-f]|::", match.group(), re.I):
+            if match.group().count(":") >= 2 and _IPV6_LETTERS.search(match.group()):
                 found.append(finding(match.start(), match.end(), Kind.IP))
     if (text.count(":") >= 5 or text.count("-") >= 5) and _MAC_HINT.search(text):
         found += [
@@ -273,7 +288,7 @@ def phones(scan: Scan) -> list[Finding]:
         match = PHONE.match(text, begin)
         if match is None and text[begin] == "+":
             match = INTERNATIONAL_PHONE.match(text, begin)
-            if match and sum(c.isdigit() for c in match.group()) < 8:
+            if match and sum(c.isdecimal() for c in match.group()) < 8:
                 match = None
         if match is None and len(num.text) == 8 and num.text[3] == "-":
             match = SHORT_PHONE.match(text, num.start)

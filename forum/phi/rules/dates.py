@@ -115,6 +115,7 @@ _HOLIDAY_GATES = gate_words(
     "valentine valentines boxing patrick hanukkah kippur hashanah ramadan eid diwali juneteenth",
     "fourth",
 )
+_NEW_YEAR_GATES = gate_words("new year")
 _LOWER_MONTH = re.compile(
     r"\b(?:january|february|april|june|july|august|september|october|november|december)\b"
 )
@@ -140,7 +141,7 @@ def dates(scan: Scan) -> list[Finding]:
         if num.lead != num.start:
             continue
         found.extend(_numeric_date(text, num.start, num.text))
-    if scan.gated(_HOLIDAY_GATES) or ("new" in scan.words and "year" in scan.words):
+    if scan.gated(_HOLIDAY_GATES) or scan.gates >= _NEW_YEAR_GATES:
         for match in HOLIDAY.finditer(text):
             found.append(
                 finding(
@@ -204,13 +205,13 @@ def _month_word(text: str, start: int) -> list[Finding]:
 
 
 def _numeric_date(text: str, start: int, token: str) -> list[Finding]:
-    if token[-2:] in ("st", "nd", "rd", "th") and token[:-2].isdigit():
+    if token[-2:] in ("st", "nd", "rd", "th") and token[:-2].isdecimal():
         begin = start - 4 if text[max(0, start - 4) : start].lower() == "the " else start
         match = DAY_MONTH.match(text, begin)
         if match:
             return [finding(match.start(), match.end(), Kind.DATE)]
         return _ordinal_alone(text, start, start + len(token))
-    if token.isdigit():
+    if token.isdecimal():
         if len(token) <= 2:
             begin = start - 4 if text[max(0, start - 4) : start].lower() == "the " else start
             match = DAY_MONTH.match(text, begin)
@@ -221,7 +222,7 @@ def _numeric_date(text: str, start: int, token: str) -> list[Finding]:
             if match:
                 return [finding(match.start(), match.end(), Kind.DATE)]
         return []
-    if not any(sep in token for sep in "/-."):
+    if "/" not in token and "-" not in token and "." not in token:
         return []
     match = ISO.match(text, start)
     if match:
@@ -364,6 +365,7 @@ _BORN_BEFORE = re.compile(
 )
 
 
+_AGE_WORD_GATES = gate_words("ninety hundred")
 _DECADE_GATES = gate_words("90s nineties hundreds 100s")
 _AGE_NOUN_GATES = gate_words(
     "nonagenarian nonagenarians centenarian centenarians supercentenarian supercentenarians"
@@ -383,17 +385,17 @@ def ages(scan: Scan) -> list[Finding]:
     for num in scan.numbers:
         if num.lead != num.start:
             continue
-        digits = num.text[:3] if num.text[:3].isdigit() else num.text[:2]
-        if not digits.isdigit():
+        digits = num.text[:3] if num.text[:3].isdecimal() else num.text[:2]
+        if not digits.isdecimal():
             continue
         value = int(digits)
         if 90 <= value <= 129 and not (
-            len(num.text) > len(digits) and num.text[len(digits)].isdigit()
+            len(num.text) > len(digits) and num.text[len(digits)].isdecimal()
         ):
             found.extend(_age_number(text, num.start, num.start + len(digits)))
         elif (
             len(num.text) == 4
-            and num.text.isdigit()
+            and num.text.isdecimal()
             and this_year - int(num.text) > 89
             and _BORN_BEFORE.search(text, max(0, num.start - 20), num.start)
         ):
@@ -407,7 +409,7 @@ def ages(scan: Scan) -> list[Finding]:
                 )
             )
     lower = scan.lower
-    if "ninety" in scan.words or "hundred" in scan.words:
+    if scan.gated(_AGE_WORD_GATES):
         for match in AGE_WORDS.finditer(text):
             found.append(finding(match.start(), match.end(), Kind.AGE_OVER_89))
     review_patterns = []

@@ -86,6 +86,7 @@ def _span(tokens: list[Cap]) -> tuple[int, int]:
 
 
 _PLACE_CUES = words_set("from in near to outside around at visiting into of")
+_INITIALS_GATES = gate_words("initial initials")
 _LOWER_CUE_GATES = gate_words("named called name mr mrs ms miss")
 
 
@@ -123,6 +124,13 @@ def _judge_run(scan: Scan, run: list[Cap]) -> list[Finding]:
     context = _context(scan, run[0].start)
     if not context and not _LISTED_OR_UNKNOWN.intersection(classes):
         return []  # only function, clinical and English words, or eponyms on their own
+    if not context and len(run) == 1 and classes[0] in "gsU" and not run[0].possessive:
+        # The most common run: one such word is a name only with an age or a verb after it
+        # (see _judge_word), so settle the rest quickly.
+        stop = run[0].stop
+        after = _after(text, stop)
+        if not (after and after[0] in _VERBS_AFTER) and not _AGE_AFTER.match(text, stop):
+            return []
     if scan.before(run[0].start)[0] in ("st", "saint", "ste"):
         return []  # "St. Mary's" is a facility; the place rules hold it
     if len(run) > 1 and _is_phrase(run, lex):
@@ -139,12 +147,12 @@ def _judge_run(scan: Scan, run: list[Cap]) -> list[Finding]:
     for index in range(1, len(run)):
         if run[index].word.lower() in EPONYM_NOUNS:
             return []  # "Glasgow Coma Scale", "Mayo Clinic", "Tanner Stage"
+    if not context and len(run) == 1 and _MEASURE_AFTER.match(text, run[-1].stop):
+        return []  # "Na 128", "Wells 4.5": a label before a value
     after = _after(text, run[-1].stop)
     eponym_follows = bool(after) and (
         after[0] in EPONYM_NOUNS or after[0] in SPECIES or after[:2] == ["et", "al"]
     )
-    if not context and len(run) == 1 and _MEASURE_AFTER.match(text, run[-1].stop):
-        return []  # "Na 128", "Wells 4.5": a label before a value
     if context in ("title", "relation") or (context == "cue" and classes[0] not in "MXW"):
         if eponym_follows and context != "title":
             return []
@@ -179,47 +187,66 @@ def _judge_run(scan: Scan, run: list[Cap]) -> list[Finding]:
         if context in ("title", "relation", "cue"):
             start, end = _span(segment[:3])
             return [finding(start, end, Kind.NAME)]
-    initial = sentence_start(text, segment[0].start)
-    verb_before = context == "verb"
     tail = _after(text, segment[-1].stop) if stop < len(run) else after
     verb_after = bool(tail) and tail[0] in _VERBS_AFTER
     age_after = bool(_AGE_AFTER.match(text, segment[-1].stop))
-    start, end = _span(segment)
-    review = Action.REVIEW
-    possible = "This capitalised word may be a person's name."
     if len(segment) >= 2:
-        listed = sum(k in "GgSs" for k in kinds)
-        strong = any(k in "GS" for k in kinds)
-        if "G" in kinds or (listed >= 1 and strong and not initial):
-            return [finding(start, end, Kind.NAME)]
-        if listed >= 2 or (listed and not initial) or (strong and (verb_after or age_after)):
-            action = Action.BLOCK if not initial or verb_after or age_after else review
-            return [finding(start, end, Kind.NAME, action)]
-        if all(k == "U" for k in kinds) or (listed and initial):
-            return [finding(start, end, Kind.NAME, review, "These words may be a person's name.")]
-        if "U" in kinds and any(k in "GgSsE" for k in kinds):
-            return [finding(start, end, Kind.NAME, review, "These words may be a person's name.")]
-        return []
-    token, kind = segment[0], kinds[0]
+        return _judge_words(text, segment, kinds, verb_after, age_after)
+    return _judge_word(text, segment[0], kinds[0], context == "verb", verb_after, age_after)
+
+
+_POSSIBLE = "This capitalised word may be a person's name."
+_POSSIBLE_WORDS = "These words may be a person's name."
+
+
+def _judge_words(
+    text: str, segment: list[Cap], kinds: list[str], verb_after: bool, age_after: bool
+) -> list[Finding]:
+    """Two or more capitalised words with no strong context: how name-like they are."""
+    initial = sentence_start(text, segment[0].start)
+    start, end = _span(segment)
+    listed = sum(k in "GgSs" for k in kinds)
+    strong = any(k in "GS" for k in kinds)
+    if "G" in kinds or (listed >= 1 and strong and not initial):
+        return [finding(start, end, Kind.NAME)]
+    if listed >= 2 or (listed and not initial) or (strong and (verb_after or age_after)):
+        action = Action.BLOCK if not initial or verb_after or age_after else Action.REVIEW
+        return [finding(start, end, Kind.NAME, action)]
+    if all(k == "U" for k in kinds) or (listed and initial):
+        return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE_WORDS)]
+    if "U" in kinds and any(k in "GgSsE" for k in kinds):
+        return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE_WORDS)]
+    return []
+
+
+def _judge_word(
+    text: str, token: Cap, kind: str, verb_before: bool, verb_after: bool, age_after: bool
+) -> list[Finding]:
+    """One capitalised word with no strong context. Whether it starts a sentence is worked
+    out only when the answer depends on it (most words are settled before)."""
+    start, end = token.start, token.end
     if token.possessive:
         if kind in "GS":
             return [finding(start, end, Kind.NAME)]
-        if kind in "gsU" and not initial:
-            return [finding(start, end, Kind.NAME, review, possible)]
+        if kind in "gsU" and not sentence_start(text, start):
+            return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE)]
         return []
     if kind == "G":
-        if not initial or verb_after or age_after:
+        if verb_after or age_after or not sentence_start(text, start):
             return [finding(start, end, Kind.NAME)]
-        return [finding(start, end, Kind.NAME, review, possible)]
+        return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE)]
     if kind == "S":
-        if age_after or (verb_before and not initial):
+        if age_after:
+            return [finding(start, end, Kind.NAME)]
+        initial = sentence_start(text, start)
+        if verb_before and not initial:
             return [finding(start, end, Kind.NAME)]
         if not initial or verb_after:
-            return [finding(start, end, Kind.NAME, review, possible)]
+            return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE)]
         return []
     if kind in "gsU":
-        if age_after or (not initial and (verb_before or verb_after)) or (initial and age_after):
-            return [finding(start, end, Kind.NAME, review, possible)]
+        if age_after or ((verb_before or verb_after) and not sentence_start(text, start)):
+            return [finding(start, end, Kind.NAME, Action.REVIEW, _POSSIBLE)]
         return []
     return []
 
@@ -287,7 +314,7 @@ def _initials(scan: Scan) -> list[Finding]:
                     suggestion=suggestion,
                 )
             )
-    if "initial" in scan.words or "initials" in scan.words:
+    if scan.gated(_INITIALS_GATES):
         for match in INITIALS_CUE.finditer(text):
             found.append(
                 finding(

@@ -6,7 +6,7 @@ import re
 
 from forum.phi.findings import Action, Finding, Kind
 from forum.phi.knowledge import COMPOUND_PREFIXES, REFERENCE_PREFIXES, US_STATES
-from forum.phi.rules.base import Num, Scan, finding, gate_words
+from forum.phi.rules.base import Num, Scan, finding, gate_words, lower_twin
 
 SSN = re.compile(r"(?<![\w/.-])\d{3}([- ])\d{2}\1\d{4}(?![\w/-]|\.\d)")
 # Medicare Beneficiary Identifier: 1EG4-TE5-MK73 (letters exclude S, L, O, I, B, Z).
@@ -125,33 +125,19 @@ _KEYWORD = re.compile(
 )
 
 
-# Every keyword starts a word or is "#"; trying only there finds what finditer would, faster.
-_WORD_START = re.compile(r"\b\w|#")
-_LAB_START = re.compile(r"\b\w|\$")
+# Every keyword starts a word or is "#": anchoring there lets the search skip other positions.
+_KEYWORD_AT_WORD = re.compile(rf"(?:\b(?=\w)|(?=#))(?:{_KEYWORD.pattern})", re.IGNORECASE)
+_LAB_AT_WORD = re.compile(rf"(?:\b(?=\w)|(?=\$))(?:{_LAB_BEFORE.pattern})", re.IGNORECASE)
+_KEYWORD_LOWER = lower_twin(_KEYWORD_AT_WORD)
+_LAB_LOWER = lower_twin(_LAB_AT_WORD)
+_KINDS = {kind.value: kind for kind in Kind}
 
 
-def _keywords(window: str) -> list[re.Match[str]]:
-    """_KEYWORD.finditer(window), tried only where a keyword can begin."""
-    found = []
-    reached = 0
-    for candidate in _WORD_START.finditer(window):
-        position = candidate.start()
-        if position < reached:
-            continue
-        match = _KEYWORD.match(window, position)
-        if match:
-            found.append(match)
-            reached = match.end()
-    return found
-
-
-def _lab_before(text: str, start: int) -> bool:
-    """_LAB_BEFORE.search over the 30 characters before start, tried only at word starts."""
-    floor = max(0, start - 30)
-    return any(
-        _LAB_BEFORE.match(text, candidate.start(), start)
-        for candidate in _LAB_START.finditer(text, floor, start)
-    )
+def _lab_before(scan: Scan, start: int) -> bool:
+    """Whether a lab name, a count word or a currency ends just before start (30 characters)."""
+    if scan.ascii:
+        return _LAB_LOWER.search(scan.lower, max(0, start - 30), start) is not None
+    return _LAB_AT_WORD.search(scan.text, max(0, start - 30), start) is not None
 
 
 def _keyword_kind(text: str, start: int) -> Kind | None:
@@ -160,10 +146,13 @@ def _keyword_kind(text: str, start: int) -> Kind | None:
     floor = max(start - 45, 0)
     sentence = max(text.rfind(". ", floor, start), text.rfind("\n", floor, start), floor)
     window = " ".join(text[sentence:start].split()[-5:])
+    pattern = _KEYWORD_AT_WORD
+    if window.isascii():
+        window, pattern = window.lower(), _KEYWORD_LOWER
     best: Kind | None = None
     generic = False
-    for match in _keywords(window):
-        kind = Kind(match.lastgroup or "OTHER_ID")
+    for match in pattern.finditer(window):
+        kind = _KINDS[match.lastgroup or "OTHER_ID"]
         if kind is Kind.OTHER_ID:
             generic = True
         else:
@@ -177,13 +166,17 @@ def _is_reference(token: str) -> bool:
     lowered = token.casefold().lstrip("#")
     if lowered.startswith(REFERENCE_PREFIXES) and not lowered.startswith(("rx", "pt")):
         return lowered.startswith(("nct", "isrctn", "actrn", "pmid", "pmc", "rs", "nm_", "np_"))
-    letters = re.match(r"([a-z]+)-?\d", lowered)
+    letters = _LETTERS_THEN_DIGIT.match(lowered)
     return bool(letters and letters.group(1) in COMPOUND_PREFIXES and len(token) <= 11)
 
 
+_RANGE_SPLIT = re.compile(r"\s?-\s?|/")
+_LETTERS_THEN_DIGIT = re.compile(r"([a-z]+)-?\d")
+
+
 def _is_range(token: str) -> bool:
-    parts = re.split(r"\s?-\s?|/", token)
-    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+    parts = _RANGE_SPLIT.split(token)
+    if len(parts) != 2 or not all(p.isdecimal() for p in parts):
         return False
     low, high = int(parts[0]), int(parts[1])
     return low < high and len(parts[0]) >= len(parts[1]) - 1 and len(parts[1]) >= len(parts[0])
@@ -213,7 +206,8 @@ def identifiers(scan: Scan) -> list[Finding]:
     for num in scan.numbers:
         if num.lead < reached:
             continue
-        shaped = _shaped(text, num)
+        maybe_shaped = len(num.text) == 3 or num.end - num.lead >= 11  # see _shaped
+        shaped = _shaped(text, num) if maybe_shaped else None
         if shaped is not None:
             found.append(shaped)
             reached = shaped.end
@@ -225,7 +219,7 @@ def identifiers(scan: Scan) -> list[Finding]:
             lead -= 1
         token = TOKEN.match(text, lead)
         if token:
-            result = _identifier(text, token.start(), token.end())
+            result = _identifier(scan, token.start(), token.end())
             if result is not None:
                 found.append(result)
                 reached = token.end()
@@ -234,7 +228,7 @@ def identifiers(scan: Scan) -> list[Finding]:
 
 def _shaped(text: str, num: Num) -> Finding | None:
     """Numbers whose shape alone says what they are: SSN, Medicare MBI, VIN."""
-    if len(num.text) == 3 and num.text.isdigit():
+    if len(num.text) == 3 and num.text.isdecimal():
         match = SSN.match(text, num.start)
         if match:
             return finding(match.start(), match.end(), Kind.SSN)
@@ -258,12 +252,13 @@ _YEARS = re.compile(r"(?:19|20)\d\d\s?-\s?(?:19|20)?\d\d")
 _RATIO = re.compile(r"\d+(?:/\d+)+")
 
 
-def _identifier(text: str, start: int, end: int) -> Finding | None:
+def _identifier(scan: Scan, start: int, end: int) -> Finding | None:
+    text = scan.text
     token = text[start:end]
-    digits = sum(c.isdigit() for c in token)
+    digits = sum(map(str.isdecimal, token))
     if digits < 4:
         return None
-    letters = sum(c.isalpha() for c in token)
+    letters = sum(map(str.isalpha, token))
     if letters and _is_reference(token):
         return None
     if digits == 4 and _FOUR_DIGITS.fullmatch(token):  # a year or a dose
@@ -280,7 +275,7 @@ def _identifier(text: str, start: int, end: int) -> Finding | None:
         return None
     kind = _keyword_kind(text, start)
     unit_follows = letters == 0 and bool(_UNIT_AFTER.match(text, end))
-    lab_before = letters == 0 and _lab_before(text, start)
+    lab_before = letters == 0 and _lab_before(scan, start)
     if kind is not None and kind is not Kind.PHONE and not (unit_follows or lab_before):
         if kind is Kind.OTHER_ID and digits < 5:
             return None
@@ -307,7 +302,7 @@ def _identifier(text: str, start: int, end: int) -> Finding | None:
             Action.REVIEW,
             reason="A long number like this is usually an identifier.",
         )
-    if not letters and digits >= 6 and re.search(r"[- ]", token):
+    if not letters and digits >= 6 and ("-" in token or " " in token):
         return finding(
             start,
             end,
@@ -330,7 +325,7 @@ def zips(scan: Scan) -> list[Finding]:
     if scan.gated(_ZIP_GATES):
         found += [finding(m.start(1), m.end(1), Kind.ZIP) for m in ZIP_CUE.finditer(text)]
     for num in scan.numbers:
-        if num.lead != num.start or not num.text[:5].isdigit() or len(num.text) not in (5, 10):
+        if num.lead != num.start or not num.text[:5].isdecimal() or len(num.text) not in (5, 10):
             continue
         match = ZIP_PLUS_FOUR.match(text, num.start)
         if match:

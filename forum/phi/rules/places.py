@@ -131,6 +131,7 @@ _STREET_GATES = gate_words(
 _PO_BOX_GATES = gate_words("box pmb route")
 _COUNTY_GATES = gate_words("county parish township")
 _TOWN_GATES = gate_words("town city village borough hamlet suburb municipality")
+_OF_GATE = gate_words("of")  # "town of ..."
 _PLACE_CUES = words_set(
     "from in near to outside around at visiting into toward towards through of via"
 )
@@ -177,13 +178,14 @@ def cities(scan: Scan) -> list[Finding]:
     if "," in text:
         for match in _STATE_AFTER_COMMA.finditer(text):
             found.extend(_city_before_state(scan, match))
-    words = scan.capital_words
-    morph_possible = not words.isdisjoint(_MORPH_PREFIX_WORDS) or any(
-        len(w) >= 6 and w.endswith(STRONG_CITY_SUFFIXES) for w in words
-    )
-    for run in scan.runs:
-        if morph_possible or scan.before(run[0].start)[0] in _PLACE_CUES:
-            found.extend(_city_run(scan, run))
+    if scan.runs:
+        words = scan.capital_words
+        morph_possible = not words.isdisjoint(_MORPH_PREFIX_WORDS) or any(
+            len(w) >= 6 and w.endswith(STRONG_CITY_SUFFIXES) for w in words
+        )
+        for run in scan.runs:
+            if morph_possible or scan.before(run[0].start)[0] in _PLACE_CUES:
+                found.extend(_city_run(scan, run))
     if scan.gated(_COUNTY_GATES):
         for match in COUNTY.finditer(text):
             tokens = match.group(1).split()
@@ -200,7 +202,7 @@ def cities(scan: Scan) -> list[Finding]:
                     reason="A county is smaller than a state and can place the patient.",
                 )
             )
-    if "of" in scan.words and scan.gated(_TOWN_GATES):
+    if scan.gated(_OF_GATE) and scan.gated(_TOWN_GATES):
         for match in TOWN_OF.finditer(text):
             found.append(finding(match.start(1), match.end(1), Kind.CITY))
     del lex
