@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from forum.moderation.views import bp as moderation_bp
     from forum.pages import bp as pages_bp
     from forum.phi_views import bp as phi_bp
+    from forum.search.views import bp as search_bp
     from forum.verification.review import bp as review_bp
     from forum.verification.views import bp as verification_bp
 
@@ -86,6 +87,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(phi_bp)
+    app.register_blueprint(search_bp)
 
 
 def _register_cli(app: Flask) -> None:
@@ -93,6 +95,7 @@ def _register_cli(app: Flask) -> None:
     from forum.cases.cli import cases_cli
     from forum.demo import demo_cli
     from forum.phi.cli import phi_cli
+    from forum.search.cli import search_cli
     from forum.verification.cli import verification_cli
     from forum.verification.registry_cli import registry_cli
 
@@ -101,6 +104,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(demo_cli)
     app.cli.add_command(phi_cli)
     app.cli.add_command(registry_cli)
+    app.cli.add_command(search_cli)
     app.cli.add_command(verification_cli)
 
 
@@ -124,6 +128,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from forum import access, http, models  # noqa: F401 - models: complete metadata
     from forum.accounts import sessions
+    from forum.search import service as search_service
     from forum.templating import register as register_templating
 
     db.init_app(app)
@@ -138,6 +143,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
+    search_service.init_app(app)
     _register_blueprints(app)
     http.register(app)
     register_templating(app)

@@ -121,6 +121,14 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a SQLite writer waits for the lock before failing.",
     ),
     Setting(
+        "FORUM_SEARCH_BACKEND",
+        "SEARCH_BACKEND",
+        None,
+        _str,
+        "`whoosh` (an index under `instance/search-index/`) or `postgres` (full-text search in "
+        "the database). Default: `postgres` on PostgreSQL, `whoosh` otherwise.",
+    ),
+    Setting(
         "FORUM_SESSION_IDLE_MINUTES",
         "SESSION_IDLE_MINUTES",
         30,

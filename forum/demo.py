@@ -16,6 +16,7 @@ from forum.accounts.models import Role, User
 from forum.cases.communities import ensure_communities
 from forum.demo_content import seed_threads
 from forum.extensions import db, utcnow
+from forum.search import service as search_service
 from forum.verification import registry
 from forum.verification.models import HospitalDomain, RegistryProvider
 from forum.verification.taxonomy import community_for
@@ -150,6 +151,7 @@ def seed() -> None:
     _seed_registry()
     threads = seed_threads("cardiology@curbside.example", "emergency@curbside.example")
     click.echo(f"Demo threads created: {threads}")
+    click.echo(f"Search index updated: {search_service.drain()} changes")
 
 
 def _link_npi(account: DemoAccount) -> None:

@@ -28,6 +28,7 @@ from forum.moderation.models import (
     ThreadLock,
     WatchedWord,
 )
+from forum.search.models import SearchOutbox
 from forum.verification.models import (
     ClaimDocument,
     HospitalDomain,
@@ -60,6 +61,7 @@ __all__ = [
     "RegistryProvider",
     "ReviewItem",
     "Role",
+    "SearchOutbox",
     "Thread",
     "ThreadAlias",
     "ThreadLock",

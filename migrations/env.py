@@ -57,6 +57,17 @@ def get_metadata():
     return target_db.metadata
 
 
+# Tables kept outside the models' metadata on purpose: PostgreSQL's full-text search documents
+# (forum/search/pg_backend.py), created by migration 0006 on PostgreSQL only.
+UNMODELLED_TABLES = {"search_document"}
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    """Leave the unmodelled tables out of autogenerate's comparison."""
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return getattr(table, "name", name) not in UNMODELLED_TABLES
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -97,6 +108,7 @@ def run_migrations_online():
     conf_args = current_app.extensions["migrate"].configure_args
     conf_args.setdefault("render_item", render_item)
     conf_args.setdefault("compare_type", True)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

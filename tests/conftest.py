@@ -186,6 +186,8 @@ def forget_app(app: Flask) -> None:
             names = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             with engine.begin() as connection:
                 connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                # The search documents live outside the models' metadata (forum/search/pg_backend).
+                connection.execute(sa.text("DROP TABLE IF EXISTS search_document"))
         engine.dispose()
 
 

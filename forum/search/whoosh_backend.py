@@ -1,0 +1,505 @@
+"""The Whoosh engine: an index of posts in a directory, safe to write from several processes.
+
+Writers (the outbox in every gunicorn worker, `flask search rebuild`) serialise on an flock
+beside the index, so none loses an update or trips over Whoosh's own write lock. Readers need
+no lock: each commit writes a new generation, and a searcher refreshes to the latest one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import html
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from whoosh import collectors, fields, index, sorting, writing
+from whoosh import query as wq
+from whoosh.analysis import Token, Tokenizer
+from whoosh.searching import Searcher
+
+from forum.search.core import (
+    PER_PAGE,
+    WORD,
+    Clause,
+    Document,
+    Filters,
+    Hit,
+    ParsedQuery,
+    Phrase,
+    ResultPage,
+    Term,
+)
+
+TITLE_BOOST = 2.0
+TEXT_FIELDS = ("title", "body")
+# Posts per commit in add(): a rebuild lets the outbox's small writes in between batches
+# instead of holding the lock for minutes.
+BATCH = 2000
+LOCK_TIMEOUT = 120.0  # seconds a writer waits for the lock (a batch's merge can take a while)
+FILTER_CACHE = 16  # filter results kept per thread (a broad one is a set of many doc numbers)
+SNIPPET_CHARS = 240  # the length of a snippet, give or take a word
+LONG_WORD = 30  # a snippet's ends move at most this far to a space
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class LockTimeout(TimeoutError):
+    """Another writer held the index for longer than the writer was prepared to wait."""
+
+
+class WordsTokenizer(Tokenizer):
+    """Tokens exactly as core.words() finds them (lower-case the whole text, then runs of letters
+    and digits), with character offsets into the original text for highlighting.
+
+    Lower-casing whole text rather than each token keeps words() semantics (e.g. a final sigma);
+    the rare characters that lengthen when lower-cased (such as "İ") get their offsets mapped back.
+    """
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        if not tokenize:
+            spans: Iterable[tuple[str, int, int]] = [(value.lower(), 0, len(value))]
+        else:
+            spans = _word_spans(value)
+        for pos, (text, start, end) in enumerate(spans):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = start_pos + pos
+            if chars:
+                token.startchar = start_char + start
+                token.endchar = start_char + end
+            yield token
+
+
+def _word_spans(value: str) -> Iterator[tuple[str, int, int]]:
+    """(word, start, end) for each word of `value`, offsets into `value` itself."""
+    lowered = value.lower()
+    if len(lowered) == len(value):  # lower() never shrinks a character: offsets are shared
+        for match in WORD.finditer(lowered):
+            yield match.group(), match.start(), match.end()
+        return
+    origin = [index for index, char in enumerate(value) for _ in char.lower()]
+    for match in WORD.finditer(lowered):
+        yield match.group(), origin[match.start()], origin[match.end() - 1] + 1
+
+
+ANALYZER = WordsTokenizer()
+
+SCHEMA = fields.Schema(
+    post_id=fields.ID(stored=True, unique=True, sortable=True),
+    thread_id=fields.STORED(),
+    community_id=fields.ID(),
+    tags=fields.KEYWORD(lowercase=True, commas=True),
+    kind=fields.ID(),
+    age_band=fields.ID(),
+    status=fields.ID(),
+    has_poll=fields.ID(),
+    has_images=fields.ID(),
+    is_opening=fields.ID(),
+    created_at=fields.NUMERIC(numtype=int, bits=64, signed=True, sortable=True),
+    author_id=fields.ID(),  # absent for anonymous posts, so no author filter can match them
+    title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
+    body=fields.TEXT(analyzer=ANALYZER, stored=True),
+)
+NEWEST = sorting.FieldFacet("created_at", reverse=True)
+
+
+class WhooshBackend:
+    """Backend over a Whoosh index in `path`; the write lock is the file `<path>.lock`."""
+
+    name = "whoosh"
+
+    def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = path
+        self.lock_timeout = lock_timeout
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
+        self._index = self._open_or_create()
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def add(self, documents: Sequence[Document]) -> None:
+        """Index these documents, replacing earlier versions of the same posts."""
+        latest = list({document.post_id: document for document in documents}.values())
+        for start in range(0, len(latest), BATCH):
+            batch = latest[start : start + BATCH]
+            with self._locked() as deadline:
+                writer = self._writer(deadline)
+                try:
+                    # One searcher for the batch's deletions: update_document() would open a
+                    # reader over every segment for each post.
+                    _delete(writer, [document.post_id for document in batch])
+                    for document in batch:
+                        writer.add_document(**_fields(document))
+                except BaseException:
+                    writer.cancel()
+                    raise
+                writer.commit()
+
+    def remove(self, post_ids: Sequence[int]) -> None:
+        """Drop these posts from the index (unknown ids are ignored)."""
+        if not post_ids:
+            return
+        with self._locked() as deadline:
+            writer = self._writer(deadline)
+            try:
+                _delete(writer, post_ids)
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit()
+
+    def clear(self) -> None:
+        """Empty the index: a new generation with no segments (generations only grow, so every
+        cached searcher notices the change)."""
+        with self._locked() as deadline:
+            self._writer(deadline).commit(mergetype=writing.CLEAR)
+
+    def _open_or_create(self) -> Any:
+        if index.exists_in(str(self.path)):
+            return index.open_dir(str(self.path), schema=SCHEMA)
+        with self._locked():  # two processes starting at once must not both create it
+            self.path.mkdir(parents=True, exist_ok=True)
+            if index.exists_in(str(self.path)):
+                return index.open_dir(str(self.path), schema=SCHEMA)
+            return index.create_in(str(self.path), SCHEMA)
+
+    @contextmanager
+    def _locked(self) -> Iterator[float]:
+        """Hold the writers' lock; yields the monotonic deadline for the whole write."""
+        deadline = time.monotonic() + self.lock_timeout
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock_path.open("a") as handle:
+            pause = 0.005
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LockTimeout(f"search index busy: {self._lock_path}") from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+            try:
+                yield deadline
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _writer(self, deadline: float) -> Any:
+        """A writer; Whoosh's own lock is free unless something outside this class writes, so
+        wait for it (Whoosh retries internally) only as long as the deadline allows."""
+        remaining = max(deadline - time.monotonic(), 0.0)
+        try:
+            return self._index.writer(timeout=remaining, delay=0.05)
+        except index.LockError as error:
+            raise LockTimeout(f"search index busy: {self.path}") from error
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: ParsedQuery,
+        filters: Filters,
+        newest: bool,
+        page: int,
+        per_page: int = PER_PAGE,
+    ) -> ResultPage:
+        """A page of posts matching the query and filters, by relevance or newest first."""
+        if query.empty or page < 1 or per_page < 1:
+            return ResultPage()
+        searcher = self._searcher()
+        allowed = self._allowed(searcher, filters)
+        if allowed is not None and not allowed:
+            # Also because Whoosh reads an empty filter set as "no filter".
+            return ResultPage()
+        # Excluded posts as a set rather than an AndNot query: Whoosh 2.7.4's AndNotMatcher
+        # lets through a first match that an earlier-numbered excluded post precedes.
+        barred = set(searcher.docs_for_query(_any(query.excluded))) if query.excluded else None
+        limit = page * per_page
+        collector = _collector(newest, limit, allowed, barred)
+        searcher.search_with_collector(_all(query.groups), collector)
+        results = collector.results()
+        marked = _Marked.of(query)
+        hits = []
+        for score, docnum in results.top_n[limit - per_page :]:
+            stored = searcher.stored_fields(docnum)
+            hits.append(
+                Hit(
+                    post_id=int(stored["post_id"]),
+                    thread_id=stored["thread_id"],
+                    snippet=snippet(stored.get("body", ""), marked),
+                    score=0.0 if newest else float(score),
+                )
+            )
+        return ResultPage(hits=hits, total=len(results))
+
+    def post_ids(self) -> set[int]:
+        """Every indexed post id (for `flask search check`)."""
+        reader = self._searcher().reader()
+        if reader.doc_count() == 0:
+            return set()
+        column = reader.column_reader("post_id")
+        return {int(column[docnum]) for docnum in reader.all_doc_ids()}
+
+    def _searcher(self) -> Searcher:
+        """This thread's searcher, refreshed to the latest commit (cheap when nothing changed:
+        unchanged segments are reused)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # never share file handles across a fork
+            searcher = self._index.searcher()
+            local.pid = os.getpid()
+        else:
+            searcher = local.searcher.refresh()
+        if searcher is not getattr(local, "searcher", None):
+            local.searcher = searcher
+            local.allowed = {}
+        return searcher
+
+    def _allowed(self, searcher: Searcher, filters: Filters) -> set[int] | None:
+        """The documents the filters allow (None: all), kept until the index changes: the same
+        few filters come back often, and gathering a broad one visits many documents."""
+        narrowing = _filter(filters)
+        if narrowing is None:
+            return None
+        cache: dict[Filters, set[int]] = self._local.allowed
+        if filters not in cache:
+            if len(cache) >= FILTER_CACHE:
+                cache.clear()
+            cache[filters] = set(searcher.docs_for_query(narrowing))
+        return cache[filters]
+
+
+def _collector(newest: bool, limit: int, allowed: set[int] | None, barred: set[int] | None) -> Any:
+    """A collector of the top `limit` that visits, and so counts, every match, skipping the
+    documents not `allowed` (None: all are) and the `barred` ones.
+
+    Whoosh 2.7.4's default top-N collector skips documents that cannot reach the top N: by
+    block (which breaks on some queries: an IndexError in AndNotMatcher) and by rewriting the
+    query as the top N fills (a union of title and body becomes an intersection), after which
+    its count of matches is short.
+    """
+    if newest:
+        collector = collectors.SortingCollector(NEWEST, limit=limit)
+    else:
+        collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
+    if allowed is None and not barred:
+        return collector
+    return collectors.FilterCollector(collector, allow=allowed, restrict=barred or None)
+
+
+def _delete(writer: Any, post_ids: Iterable[int]) -> None:
+    with writer.searcher() as searcher:
+        for post_id in post_ids:
+            writer.delete_by_term("post_id", str(post_id), searcher=searcher)
+
+
+def _fields(document: Document) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "post_id": str(document.post_id),
+        "thread_id": document.thread_id,
+        "community_id": str(document.community_id),
+        "tags": ",".join(document.tags),
+        "kind": document.kind,
+        "age_band": document.age_band,
+        "status": document.status,
+        "has_poll": _flag(document.has_poll),
+        "has_images": _flag(document.has_images),
+        "is_opening": _flag(document.is_opening),
+        "created_at": _micros(document.created_at),
+        "title": document.title,
+        "body": document.body,
+    }
+    if document.author_id is not None:
+        values["author_id"] = str(document.author_id)
+    # Whoosh treats a missing field as "no terms"; an empty string would index an empty term.
+    return {name: value for name, value in values.items() if value != ""}
+
+
+def _flag(value: bool) -> str:
+    return "y" if value else "n"
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch, exactly (no float rounding)."""
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+# --- query translation ---------------------------------------------------------------------
+
+
+def _all(groups: Sequence[Sequence[Clause]]) -> Any:
+    """Every group: any of its alternatives, each in title or body."""
+    return wq.And([_any(group) for group in groups])
+
+
+def _any(clauses: Sequence[Clause]) -> Any:
+    return wq.Or([_clause(clause) for clause in clauses])
+
+
+def _clause(clause: Clause) -> Any:
+    if isinstance(clause, Phrase):
+        if len(clause.words) == 1:
+            return _clause(Term(clause.words[0]))
+        if not clause.words:
+            return wq.NullQuery
+        return wq.Or([wq.Phrase(name, list(clause.words)) for name in TEXT_FIELDS])
+    if not clause.text:  # an empty prefix would match every word
+        return wq.NullQuery
+    if clause.prefix:
+        return wq.Or([wq.Prefix(name, clause.text) for name in TEXT_FIELDS])
+    return wq.Or([wq.Term(name, clause.text) for name in TEXT_FIELDS])
+
+
+def _filter(filters: Filters) -> Any | None:
+    """The filters as one unscored query, or None when nothing narrows."""
+    parts = []
+    if filters.community_id is not None:
+        parts.append(wq.Term("community_id", str(filters.community_id)))
+    if filters.tag.strip():
+        parts.append(wq.Term("tags", filters.tag.strip().lower()))
+    for name in ("kind", "age_band", "status"):
+        if value := getattr(filters, name):
+            parts.append(wq.Term(name, value))
+    for name in ("has_poll", "has_images"):
+        if (flag := getattr(filters, name)) is not None:
+            parts.append(wq.Term(name, _flag(flag)))
+    if filters.since is not None or filters.until is not None:
+        since = _micros(filters.since) if filters.since is not None else None
+        until = _micros(filters.until) if filters.until is not None else None
+        parts.append(wq.NumericRange("created_at", since, until, endexcl=True))
+    if filters.author_id is not None:
+        parts.append(wq.Term("author_id", str(filters.author_id)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else wq.And(parts)
+
+
+# --- snippets ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Marked:
+    """The words a snippet marks: those the query looks for (not the excluded ones)."""
+
+    words: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, query: ParsedQuery) -> _Marked:
+        words: set[str] = set()
+        prefixes: list[str] = []
+        for clause in (clause for group in query.groups for clause in group):
+            if isinstance(clause, Phrase):
+                words.update(clause.words)
+            elif clause.prefix:
+                if clause.text:
+                    prefixes.append(clause.text)
+            else:
+                words.add(clause.text)
+        return cls(frozenset(words), tuple(prefixes))
+
+    def __contains__(self, word: str) -> bool:
+        return word in self.words or word.startswith(self.prefixes)
+
+    def find(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, word) of each marked word in `text`, offsets into `text`."""
+        lowered = text.lower()
+        if len(lowered) != len(text):  # rare: offsets need mapping back
+            return [(start, end, word) for word, start, end in _word_spans(text) if word in self]
+        words, prefixes = self.words, self.prefixes
+        return [
+            (*match.span(), word)
+            for match in WORD.finditer(lowered)
+            if (word := match.group()) in words or (prefixes and word.startswith(prefixes))
+        ]
+
+
+def snippet(body: str, marked: _Marked) -> str:
+    """HTML: about SNIPPET_CHARS of `body` around its densest run of marked words, each in
+    <mark>, the rest escaped; the opening of the body when nothing in it is marked.
+
+    Done here rather than with whoosh.highlight, whose fragmenter costs 250-400 µs a hit in
+    Python (5-8 ms a page), several times what this does."""
+    matches = marked.find(body)
+    if not matches:
+        return _opening(body)
+    first, last = _densest(matches)
+    span_start, span_end = matches[first][0], matches[last][1]
+    length = max(SNIPPET_CHARS, span_end - span_start)
+    # Centre the matches; near either end of the body, take the spare context from the other.
+    start = max(min(span_start - (length - (span_end - span_start)) // 2, len(body) - length), 0)
+    start, end = _word_start(body, start), _word_end(body, min(start + length, len(body)))
+    parts = ["…" if start > 0 else ""]
+    position = start
+    for match_start, match_end, _ in matches[first : last + 1]:
+        parts.append(html.escape(body[position:match_start]))
+        parts.append("<mark>" + html.escape(body[match_start:match_end]) + "</mark>")
+        position = match_end
+    parts.append(html.escape(body[position:end]))
+    parts.append("…" if end < len(body) else "")
+    return "".join(parts)
+
+
+def _densest(matches: list[tuple[int, int, str]]) -> tuple[int, int]:
+    """Indexes of the first and last match of the window of SNIPPET_CHARS with the most
+    different marked words (then the most matches; the earliest on a tie)."""
+    best = (0, 0, 0, 0)  # (distinct words, matches, -first, last) of the best window so far
+    last = 0
+    for first, (start, _, _) in enumerate(matches):
+        last = max(last, first)
+        while last + 1 < len(matches) and matches[last + 1][1] - start <= SNIPPET_CHARS:
+            last += 1
+        distinct = len({word for _, _, word in matches[first : last + 1]})
+        best = max(best, (distinct, last + 1 - first, -first, last))
+    return -best[2], best[3]
+
+
+def _word_start(body: str, position: int) -> int:
+    """`position`, moved back to the start of the word it falls in (0 if no word is before),
+    but not by more than a long word's length (a pasted URL is cut)."""
+    if not WORD.search(body, 0, position):
+        return 0
+    stop = max(position - LONG_WORD, 0)
+    while position > stop and not body[position - 1].isspace():
+        position -= 1
+    return position
+
+
+def _word_end(body: str, position: int) -> int:
+    """`position`, moved on to the end of the word it falls in (the end if no word follows),
+    but not by more than a long word's length."""
+    if not WORD.search(body, position):
+        return len(body)
+    stop = min(position + LONG_WORD, len(body))
+    while position < stop and not body[position].isspace():
+        position += 1
+    return position
+
+
+def _opening(body: str) -> str:
+    if len(body) <= SNIPPET_CHARS:
+        return html.escape(body)
+    cut = body.rfind(" ", 0, SNIPPET_CHARS)
+    return html.escape(body[: cut if cut > 0 else SNIPPET_CHARS].rstrip()) + "…"
