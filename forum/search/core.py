@@ -103,6 +103,7 @@ class ResultPage:
 
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
+    exact: bool = True  # False: total is the engine's estimate (very common words)
 
 
 class Backend(Protocol):

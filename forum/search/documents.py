@@ -56,7 +56,9 @@ def document(post: Post, thread: Thread) -> Document:
         post_id=post.id,
         thread_id=thread.id,
         community_id=thread.community_id,
-        title=thread.title,
+        # The title goes with the opening post only: a title word would otherwise find every
+        # reply of the thread and bury other threads.
+        title=thread.title if post.is_opening else "",
         body=html_text(post.html),
         tags=tuple(tag.tag for tag in thread.tags),
         kind=thread.kind,

@@ -48,6 +48,7 @@ class SearchPage:
     asked: bool = False
     results: list[Result] = field(default_factory=list)
     total: int = 0
+    exact: bool = True
     page: int = 1
     problems: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -175,7 +176,7 @@ def run(args: MultiDict[str, str]) -> SearchPage:
         return view
     newest = args.get("sort") == "newest"
     found = service.backend().search(parsed.query, filters, newest, view.page, PER_PAGE)
-    view.total = found.total
+    view.total, view.exact = found.total, found.exact
     view.results = _results(found.hits)
     return view
 
