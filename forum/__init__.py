@@ -74,7 +74,9 @@ def _register_blueprints(app: Flask) -> None:
     from forum.admin.views import bp as admin_bp
     from forum.cases.media_views import bp as media_bp
     from forum.cases.views import bp as cases_bp
+    from forum.digest.views import bp as digest_bp
     from forum.moderation.views import bp as moderation_bp
+    from forum.notifications.views import bp as notifications_bp
     from forum.pages import bp as pages_bp
     from forum.phi_views import bp as phi_bp
     from forum.search.views import bp as search_bp
@@ -87,13 +89,17 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(cases_bp)
     app.register_blueprint(moderation_bp)
     app.register_blueprint(phi_bp)
+    app.register_blueprint(notifications_bp)
     app.register_blueprint(search_bp)
+    app.register_blueprint(digest_bp)
 
 
 def _register_cli(app: Flask) -> None:
     from forum.accounts.cli import users_cli
     from forum.cases.cli import cases_cli
     from forum.demo import demo_cli
+    from forum.digest.cli import digest_cli
+    from forum.notifications.cli import notifications_cli
     from forum.phi.cli import phi_cli
     from forum.search.cli import search_cli
     from forum.verification.cli import verification_cli
@@ -102,6 +108,8 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(digest_cli)
+    app.cli.add_command(notifications_cli)
     app.cli.add_command(phi_cli)
     app.cli.add_command(registry_cli)
     app.cli.add_command(search_cli)

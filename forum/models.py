@@ -20,6 +20,7 @@ from forum.cases.models import (
     ThreadRead,
     ThreadTag,
 )
+from forum.digest.models import DigestDelivery, DigestPreference
 from forum.moderation.models import (
     AllowedTerm,
     Flag,
@@ -28,6 +29,7 @@ from forum.moderation.models import (
     ThreadLock,
     WatchedWord,
 )
+from forum.notifications.models import Notification, NotificationPreference
 from forum.search.models import SearchOutbox
 from forum.verification.models import (
     ClaimDocument,
@@ -45,11 +47,15 @@ __all__ = [
     "CaseSection",
     "ClaimDocument",
     "Community",
+    "DigestDelivery",
+    "DigestPreference",
     "Flag",
     "Follow",
     "HelpfulVote",
     "HospitalDomain",
     "Mention",
+    "Notification",
+    "NotificationPreference",
     "Poll",
     "PollOption",
     "Post",

@@ -16,12 +16,15 @@ class Purpose(StrEnum):
     CONFIRM_EMAIL = "confirm-email"
     RESET_PASSWORD = "reset-password"  # noqa: S105 - a purpose label, not a password
     CHANGE_EMAIL = "change-email"
+    DIGEST_UNSUBSCRIBE = "digest-unsubscribe"
 
 
 LIFETIMES = {
     Purpose.CONFIRM_EMAIL: timedelta(days=2),
     Purpose.RESET_PASSWORD: timedelta(hours=1),
     Purpose.CHANGE_EMAIL: timedelta(days=2),
+    # Digests stay in inboxes for months; the link only ever unsubscribes.
+    Purpose.DIGEST_UNSUBSCRIBE: timedelta(days=365),
 }
 
 

@@ -45,6 +45,8 @@ from forum.cases.visibility import can_see_post, can_see_thread, listed_threads_
 from forum.cases.visibility import live_posts_filter as _live
 from forum.extensions import db, utcnow
 from forum.moderation import policy
+from forum.notifications import fanout as notify
+from forum.notifications.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -469,6 +471,7 @@ def _new_thread(
         audit.record(author, "post.held_for_review", post, reason="image")
     policy.queue_after_write(thread, post, result, held=held, image=bool(extras.images))
     refresh_community(community.id)
+    notify.published(post)
     return thread, post
 
 
@@ -592,6 +595,7 @@ def reply(
     if result.held:
         _held_audit(author, post, result, "phi")
     policy.queue_after_write(thread, post, result, held=result.held)
+    notify.published(post)
     db.session.commit()
     log.info("Reply %s in thread %s (%s)", post.id, thread.id, post.visibility)
     return post
@@ -633,6 +637,7 @@ def _revise(editor: User, post: Post, source: str, result: phi.GateResult) -> No
     policy.queue_after_write(post.thread, post, result, held=held, resubmitted=resubmitted)
     db.session.flush()
     mentions.record_mentions(post)
+    notify.mentioned(post)
     refresh_thread(post.thread)
     refresh_community(post.thread.community_id)
 
@@ -799,6 +804,7 @@ def accept(member: User, post: Post) -> None:
     thread.status = CaseStatus.SOLVED
     if thread.solved_at is None:
         thread.solved_at = utcnow()
+    notify.answer_accepted(thread, post)
     db.session.commit()
 
 
@@ -840,10 +846,12 @@ class _Due:
 
 
 def remind_outcomes(now: datetime | None = None) -> int:
-    """Mail the authors of cases solved 14+ days ago without an outcome, once each.
+    """Remind the authors of cases solved 14+ days ago without an outcome, once each.
 
-    Each thread is claimed (outcome_reminded_at set and committed) before its mail goes out, so
-    two runs never both send; a failed send releases the claim for the next run.
+    The reminder is a notification, and a mail unless the author chose otherwise. Each thread
+    is claimed (outcome_reminded_at set and committed, with the notification) before its mail
+    goes out, so two runs never both send; a failed send releases the claim for the next run.
+    Returns how many mails were sent.
     """
     now = now or utcnow()
     due_query = (
@@ -865,8 +873,8 @@ def remind_outcomes(now: datetime | None = None) -> int:
     sent = 0
     with mail.transport() as transport:
         for item in due:
-            if not _claim_reminder(item.thread_id, now):
-                continue
+            if _claim_reminder(item.thread_id, now) is not Channel.EMAIL:
+                continue  # claimed by another run, or the author hears in the list only
             message = mail.compose(
                 item.email,
                 "How did your case turn out?",
@@ -885,15 +893,20 @@ def remind_outcomes(now: datetime | None = None) -> int:
     return sent
 
 
-def _claim_reminder(thread_id: int, now: datetime) -> bool:
+def _claim_reminder(thread_id: int, now: datetime) -> Channel | None:
+    """Claim the thread's reminder and notify its author; their channel, or None if not claimed."""
     claimed = db.session.execute(
         sa.update(Thread)
         .where(Thread.id == thread_id, Thread.outcome_reminded_at.is_(None))
         .values(outcome_reminded_at=now)
         .execution_options(synchronize_session=False)
     )
+    thread = db.session.get(Thread, thread_id)
+    channel = None
+    if getattr(claimed, "rowcount", 0) and thread is not None:
+        channel = notify.outcome_reminder(thread)
     db.session.commit()
-    return bool(getattr(claimed, "rowcount", 0))
+    return channel
 
 
 def _release_reminder(thread_id: int) -> None:

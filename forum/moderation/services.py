@@ -48,6 +48,8 @@ from forum.moderation.models import (
     WatchAction,
     WatchedWord,
 )
+from forum.notifications import fanout as notify
+from forum.notifications.models import Decision
 
 log = logging.getLogger(__name__)
 
@@ -247,8 +249,10 @@ def _close(item: ReviewItem, moderator: User, status: ReviewStatus, reason: str)
         )
 
 
-def _publish(item: ReviewItem) -> None:
+def _publish(item: ReviewItem, reason: str = "") -> None:
+    """Publish the item's content; its author hears, and its readers as publishing tells them."""
     thread = item.thread
+    notify.moderation_decided(thread, item.post, Decision.APPROVED, reason)
     if item.post is None:
         if thread.outcome_html is not None:
             thread.outcome_visibility = Visibility.PUBLISHED
@@ -257,6 +261,7 @@ def _publish(item: ReviewItem) -> None:
     if post.visibility in (Visibility.PENDING, Visibility.PUBLISHED):
         _set_post_visibility(post, Visibility.PUBLISHED)
     _refresh(thread)
+    notify.published(post)
 
 
 def approve(moderator: User, item: ReviewItem) -> None:
@@ -359,7 +364,7 @@ def edit_and_approve(moderator: User, item: ReviewItem, values: Mapping[str, str
         _apply_edit(item, cleaned)
     except ValueError as problem:
         raise ModerationError(str(problem), "tags") from None
-    _publish(item)
+    _publish(item, "A moderator edited it before publishing it.")
     _close(item, moderator, ReviewStatus.APPROVED, "")
     fields = sorted(cleaned)
     audit.record(
@@ -436,6 +441,7 @@ def reject(moderator: User, item: ReviewItem, reason: str) -> None:
         files = _purge_post(post)
         _refresh(thread)
     _close(item, moderator, ReviewStatus.REJECTED, reason)
+    notify.moderation_decided(thread, item.post, Decision.REJECTED, reason)
     audit.record(
         moderator,
         "moderation.rejected",
@@ -645,6 +651,7 @@ def hide_post(moderator: User, post: Post, reason: str) -> None:
         raise ModerationError("Only a published post can be hidden.")
     _set_post_visibility(post, Visibility.REMOVED)
     _refresh(post.thread)
+    notify.moderation_decided(post.thread, post, Decision.HIDDEN, reason)
     audit.record(moderator, "moderation.post_hidden", post, thread_id=post.thread_id, reason=reason)
     db.session.commit()
 

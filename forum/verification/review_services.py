@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from forum import audit, mail
 from forum.accounts.models import User
 from forum.extensions import db, utcnow
+from forum.notifications import fanout as notify
 from forum.verification.models import (
     ClaimDocument,
     ClaimStatus,
@@ -377,6 +378,8 @@ def decide(verifier: User, claim: VerificationClaim, decision: Decision, reason:
     _close(verifier, claim, decision, reason)
     if decision is Decision.APPROVE:
         _grant(claim)
+    if decision is not Decision.MORE_INFO:
+        notify.verification_decided(claim.user_id, decision is Decision.APPROVE, reason)
     audit.record(verifier, _AUDIT_ACTION[decision], claim, member_id=claim.user_id)
     message, claim_id, verifier_id = decision_mail(claim), claim.id, verifier.id
     try:

@@ -1,0 +1,1 @@
+"""The weekly digest: preferences, building, sending, unsubscribing."""

@@ -1,0 +1,88 @@
+"""The e-mail channel: messages queued during a transaction and sent only once it commits.
+
+The fan-out runs inside the event's own transaction, so its mail waits on the session until the
+commit; a rollback drops it. Messages carry the thread's title (published threads only), a short
+snippet of published text where the kind has one, and a link: never held or rejected text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, has_app_context, render_template
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from forum import mail
+
+log = logging.getLogger(__name__)
+
+_QUEUE = "notification_mail"
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """One notification e-mail, as plain values (nothing is read after the commit)."""
+
+    to: str
+    name: str
+    kind: str
+    subject: str
+    title: str
+    actor_label: str
+    snippet: str
+    link: str
+
+
+def queue(session: Session, message: QueuedMail) -> None:
+    """Send this message once the session's transaction commits."""
+    session.info.setdefault(_QUEUE, []).append(message)
+
+
+def _message(item: QueuedMail) -> EmailMessage:
+    """The message, built like forum.mail.compose from templates/notifications/email.*."""
+    config = current_app.config
+    message = EmailMessage()
+    message["From"] = config["MAIL_FROM"]
+    message["To"] = item.to
+    message["Subject"] = item.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=urlsplit(config["BASE_URL"]).hostname)
+    context: dict[str, Any] = {"item": item, "link": item.link, "label": "Open on Curbside"}
+    message.set_content(render_template("notifications/email.txt", **context))
+    html = render_template("notifications/email.html", **context)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _send_queued(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the real commit is still to come
+    queued: list[QueuedMail] = session.info.pop(_QUEUE, [])
+    if not queued or not has_app_context():
+        return
+    with mail.transport() as transport:
+        for item in queued:
+            try:
+                transport.send(_message(item))
+            except mail.MailError as error:
+                # The notification is in the list either way; the e-mail is a courtesy.
+                log.warning("Notification e-mail (%s) not sent: %s", item.kind, error)
+
+
+def _drop_queued(session: Session, transaction: SessionTransaction) -> None:
+    # After the outermost transaction ends, anything still queued belongs to a rollback.
+    if transaction.parent is None:
+        session.info.pop(_QUEUE, None)
+
+
+def install() -> None:
+    """Attach the send and drop hooks to every ORM session (once per process)."""
+    if not event.contains(Session, "after_commit", _send_queued):
+        event.listen(Session, "after_commit", _send_queued)
+        event.listen(Session, "after_transaction_end", _drop_queued)
