@@ -18,9 +18,11 @@ bp = Blueprint("digest", __name__)
 View = str | Response | tuple[str, int]
 
 # The preview is the e-mail's own HTML: inline styles, no scripts, no remote anything.
+# The e-mail's own HTML needs its inline CSS (mail clients ignore style sheets); shown on the
+# site it runs sandboxed, with no script, form, plugin or framing allowed at all.
 PREVIEW_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
-    "form-action 'none'; frame-ancestors 'none'"
+    "form-action 'none'; frame-ancestors 'none'; object-src 'none'; script-src 'none'; sandbox"
 )
 
 
