@@ -47,9 +47,10 @@ def compose(
     subject: str,
     template: str,
     headers: Mapping[str, str] | None = None,
+    folder: str = "email",
     **context: Any,
 ) -> EmailMessage:
-    """A message with plain-text and HTML parts from templates/email/<template>.txt/.html."""
+    """A message with plain-text and HTML parts from templates/<folder>/<template>.txt/.html."""
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = to
@@ -58,8 +59,8 @@ def compose(
     message["Message-ID"] = make_msgid(domain=urlsplit(current_app.config["BASE_URL"]).hostname)
     for name, value in (headers or {}).items():
         message[name] = value
-    message.set_content(render_template(f"email/{template}.txt", **context))
-    message.add_alternative(render_template(f"email/{template}.html", **context), subtype="html")
+    message.set_content(render_template(f"{folder}/{template}.txt", **context))
+    message.add_alternative(render_template(f"{folder}/{template}.html", **context), subtype="html")
     return message
 
 
@@ -103,6 +104,13 @@ class SMTPTransport:
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             raise MailError(type(error).__name__) from error
+
+    def send_raw(self, sender: str, recipient: str, raw: bytes) -> None:
+        """Send an already serialised message (bulk mail builds bytes once); smtplib's errors
+        pass through so the caller can tell a refused recipient from a dead server."""
+        if self.connection is None:
+            self.connection = self._connect()
+        self.connection.sendmail(sender, [recipient], raw)
 
     def close(self) -> None:
         """Say goodbye to the server, ignoring a connection that already died."""

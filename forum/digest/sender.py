@@ -47,9 +47,7 @@ class _SMTPBatch:
         self.transport = transport
 
     def send(self, outgoing: Outgoing) -> None:
-        if self.transport.connection is None:
-            self.transport.connection = self.transport._connect()
-        self.transport.connection.sendmail(outgoing.sender, [outgoing.recipient], outgoing.raw)
+        self.transport.send_raw(outgoing.sender, outgoing.recipient, outgoing.raw)
 
 
 class _FileBatch:

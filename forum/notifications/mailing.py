@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import current_app, has_app_context, render_template
+from flask import has_app_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -45,19 +43,9 @@ def queue(session: Session, message: QueuedMail) -> None:
 
 
 def _message(item: QueuedMail) -> EmailMessage:
-    """The message, built like forum.mail.compose from templates/notifications/email.*."""
-    config = current_app.config
-    message = EmailMessage()
-    message["From"] = config["MAIL_FROM"]
-    message["To"] = item.to
-    message["Subject"] = item.subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain=urlsplit(config["BASE_URL"]).hostname)
+    """The message, from templates/notifications/email.*."""
     context: dict[str, Any] = {"item": item, "link": item.link, "label": "Open on Curbside"}
-    message.set_content(render_template("notifications/email.txt", **context))
-    html = render_template("notifications/email.html", **context)
-    message.add_alternative(html, subtype="html")
-    return message
+    return mail.compose(item.to, item.subject, "email", folder="notifications", **context)
 
 
 def _send_queued(session: Session) -> None:
