@@ -48,6 +48,18 @@ class Finding:
     reason: str  # one line a physician understands
     suggestion: str = ""  # how to write it instead ("use an age band")
 
+    @classmethod
+    def make(
+        cls, start: int, end: int, kind: Kind, action: Action, reason: str, suggestion: str
+    ) -> Finding:
+        """The same as Finding(...), about twice as fast: the scanner makes one per match, and a
+        frozen dataclass's __init__ sets each field through object.__setattr__."""
+        item = object.__new__(cls)
+        values = {"start": start, "end": end, "kind": kind, "action": action, "reason": reason}
+        values["suggestion"] = suggestion
+        object.__setattr__(item, "__dict__", values)
+        return item
+
     def as_dict(self) -> dict[str, object]:
         """JSON-ready, without the matched text (callers decide whether to show it)."""
         return {

@@ -83,7 +83,7 @@ def finding(
 ) -> Finding:
     """A finding with the kind's standard wording unless a more specific one is given."""
     default_reason, default_suggestion = REASONS[kind]
-    return Finding(
+    return Finding.make(
         start, end, kind, action, reason or default_reason, suggestion or default_suggestion
     )
 
@@ -313,6 +313,22 @@ def lower_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
     if re.search("[A-Z]", source) or "(?-" in source:
         raise ValueError("pattern has capitals or case-sensitive parts: its twin would differ")
     return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+class CaseBlind(NamedTuple):
+    """A case-blind pattern with its lower_twin, and where to run it for a given scan."""
+
+    pattern: re.Pattern[str]
+    twin: re.Pattern[str]
+
+    def on(self, scan: Scan) -> tuple[re.Pattern[str], str]:
+        """The twin and the lower-cased text when offsets agree (ASCII), else the original."""
+        return (self.twin, scan.lower) if scan.ascii else (self.pattern, scan.text)
+
+
+def case_blind(pattern: re.Pattern[str]) -> CaseBlind:
+    """Pair a case-blind pattern with its faster twin (see lower_twin)."""
+    return CaseBlind(pattern, lower_twin(pattern))
 
 
 GATE_WORDS: set[str] = set()  # every word any rule gates on (filled as the rules are defined)

@@ -7,7 +7,15 @@ from datetime import date
 from functools import cache
 
 from forum.phi.findings import Action, Finding, Kind
-from forum.phi.rules.base import Scan, finding, gate_words, words_after, words_before, words_set
+from forum.phi.rules.base import (
+    Scan,
+    case_blind,
+    finding,
+    gate_words,
+    words_after,
+    words_before,
+    words_set,
+)
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -101,6 +109,7 @@ _AGE_NOT_BEFORE = re.compile(
     r"gfr|egfr|k|na|cl|iq|score|percentile))\W{0,3}$",
     re.IGNORECASE,
 )
+_AGE_NOT_BEFORE_FAST = case_blind(_AGE_NOT_BEFORE)
 
 
 def _plausible(month: int, day: int) -> bool:
@@ -392,7 +401,7 @@ def ages(scan: Scan) -> list[Finding]:
         if 90 <= value <= 129 and not (
             len(num.text) > len(digits) and num.text[len(digits)].isdecimal()
         ):
-            found.extend(_age_number(text, num.start, num.start + len(digits)))
+            found.extend(_age_number(scan, num.start, num.start + len(digits)))
         elif (
             len(num.text) == 4
             and num.text.isdecimal()
@@ -431,10 +440,12 @@ def ages(scan: Scan) -> list[Finding]:
     return found
 
 
-def _age_number(text: str, start: int, end: int) -> list[Finding]:
+def _age_number(scan: Scan, start: int, end: int) -> list[Finding]:
     """A number from 90 to 129 that the words around it make an age."""
-    if _AGE_NOT_BEFORE.search(text, max(0, start - 12), start):
+    not_before, subject = _AGE_NOT_BEFORE_FAST.on(scan)
+    if not_before.search(subject, max(0, start - 12), start):
         return []
+    text = scan.text
     if AGE_NUMBER.match(text, start) or AGE_BIRTHDAY.match(text, start):
         return [finding(start, end, Kind.AGE_OVER_89)]
     match = AGE_SEX.match(text, start)

@@ -6,7 +6,7 @@ import re
 
 from forum.phi.findings import Action, Finding, Kind
 from forum.phi.knowledge import COMPOUND_PREFIXES, REFERENCE_PREFIXES, US_STATES
-from forum.phi.rules.base import Num, Scan, finding, gate_words, lower_twin
+from forum.phi.rules.base import Num, Scan, case_blind, finding, gate_words, lower_twin
 
 SSN = re.compile(r"(?<![\w/.-])\d{3}([- ])\d{2}\1\d{4}(?![\w/-]|\.\d)")
 # Medicare Beneficiary Identifier: 1EG4-TE5-MK73 (letters exclude S, L, O, I, B, Z).
@@ -28,6 +28,7 @@ ZIP_CUE = re.compile(
     r"(\d{5}(?:-\d{4})?)(?![\w-])",
     re.IGNORECASE,
 )
+_ZIP_CUE_FAST = case_blind(ZIP_CUE)
 ZIP_PLUS_FOUR = re.compile(r"(?<![\w-])\d{5}-\d{4}(?![\w-])")
 PLATE = re.compile(
     r"\b(?:licen[cs]e\s+plates?|plates?|tags?|registration)\s*(?:number|no\.?|#)?\s*(?:is|was|of|:)?"
@@ -36,7 +37,7 @@ PLATE = re.compile(
 )
 LAST_FOUR = re.compile(
     r"\b(?:last\s+(?:4|four)(?:\s+digits)?\s+of\s+(?:(?:her|his|the|their)\s+)?"
-    r"(?:SSN|social|social security(?:\s+number)?|card|account|phone)|SSN\s+ending(?:\s+in)?|"
+    r"(?:ssn|social|social security(?:\s+number)?|card|account|phone)|ssn\s+ending(?:\s+in)?|"
     r"xxx-xx-)\s*[:#]?\s*(\d{4})\b",
     re.IGNORECASE,
 )
@@ -130,6 +131,7 @@ _KEYWORD_AT_WORD = re.compile(rf"(?:\b(?=\w)|(?=#))(?:{_KEYWORD.pattern})", re.I
 _LAB_AT_WORD = re.compile(rf"(?:\b(?=\w)|(?=\$))(?:{_LAB_BEFORE.pattern})", re.IGNORECASE)
 _KEYWORD_LOWER = lower_twin(_KEYWORD_AT_WORD)
 _LAB_LOWER = lower_twin(_LAB_AT_WORD)
+_LAST_FOUR_FAST = case_blind(LAST_FOUR)
 _KINDS = {kind.value: kind for kind in Kind}
 
 
@@ -192,7 +194,8 @@ def identifiers(scan: Scan) -> list[Finding]:
     text = scan.text
     found: list[Finding] = []
     if scan.gated(_LAST_FOUR_GATES):
-        for match in LAST_FOUR.finditer(text):
+        last_four, subject = _LAST_FOUR_FAST.on(scan)
+        for match in last_four.finditer(subject):
             kind = Kind.SSN if re.search(r"ss|social", match.group(), re.I) else Kind.ACCOUNT
             found.append(finding(match.start(1), match.end(1), kind))
     if scan.gated(_PLATE_GATES):
@@ -323,7 +326,8 @@ def zips(scan: Scan) -> list[Finding]:
     text = scan.text
     found = []
     if scan.gated(_ZIP_GATES):
-        found += [finding(m.start(1), m.end(1), Kind.ZIP) for m in ZIP_CUE.finditer(text)]
+        cue, subject = _ZIP_CUE_FAST.on(scan)
+        found += [finding(m.start(1), m.end(1), Kind.ZIP) for m in cue.finditer(subject)]
     for num in scan.numbers:
         if num.lead != num.start or not num.text[:5].isdecimal() or len(num.text) not in (5, 10):
             continue
