@@ -5,12 +5,14 @@ Cooked once at write time and stored beside the source; pages never render Markd
 
 from __future__ import annotations
 
+import html
 import re
 from functools import cache, partial
 
 import bleach
 import markdown
 from bleach.linkifier import LinkifyFilter
+from markupsafe import Markup
 
 # Longest source cook() accepts; forms enforce their own (smaller) limits first.
 MAX_SOURCE_CHARS = 100_000
@@ -69,8 +71,18 @@ def cook(source: str) -> str:
     return _cleaner().clean(_shift_headings(_markdown(source)))
 
 
-def plain_text(source: str, limit: int = 200) -> str:
-    """A short plain-text rendering of Markdown, for snippets in mail and notifications."""
-    text = bleach.clean(_markdown(source), tags=set(), strip=True)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def plain_text(cooked: str, limit: int | None = None) -> str:
+    """The text of cooked HTML (as stored at write), whitespace collapsed, entities decoded;
+    cut to `limit` characters with an ellipsis when given. For snippets and the search index,
+    so nothing renders Markdown again on read."""
+    stripped = bleach.clean(cooked, tags=set(), strip=True)
+    text = " ".join(html.unescape(stripped).split())
+    if limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def marked(snippet: str) -> Markup:
+    """A search snippet with nothing but bare <mark> tags kept as markup; the rest escaped."""
+    cleaned = bleach.clean(snippet, tags={"mark"}, attributes={}, strip=True)
+    return Markup(cleaned)  # noqa: S704 - bleach leaves only bare <mark> tags

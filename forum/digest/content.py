@@ -289,28 +289,28 @@ class DigestBuilder:
                 sa.select(
                     Thread.id, Thread.title, Thread.author_id, Thread.anonymous,
                     User.display_name, Post.id, Post.alias_specialty, Post.alias_number,
-                    Post.source, live_posts_filter(),
+                    Post.html, live_posts_filter(),
                 )
                 .join(User, User.id == Thread.author_id)
                 .outerjoin(Post, sa.and_(Post.thread_id == Thread.id, Post.is_opening.is_(True)))
                 .where(Thread.id.in_(missing))
             ).all()  # fmt: skip
             for thread_id, title, author_id, anonymous, name, post_id, *opening in rows:
-                specialty, number, source, live = opening
+                specialty, number, cooked, live = opening
                 if anonymous:
                     # An anonymous thread is labelled by its opening post's alias, never the name.
                     author = alias_label(specialty, number) if number else "Anonymous physician"
                 else:
                     author = name
-                snippet = self._snippet(post_id, source) if post_id is not None and live else ""
+                snippet = self._snippet(post_id, cooked) if post_id is not None and live else ""
                 facts[thread_id] = _ThreadFacts(title, author_id, author, snippet)
                 _bounded_set(self._facts, thread_id, facts[thread_id])
         return facts
 
-    def _snippet(self, post_id: int, source: str) -> str:
+    def _snippet(self, post_id: int, cooked: str) -> str:
         found = self._snippets.get(post_id)
         if found is None:
-            found = _bounded_set(self._snippets, post_id, plain_text(source, SNIPPET_CHARS))
+            found = _bounded_set(self._snippets, post_id, plain_text(cooked, SNIPPET_CHARS))
         return found
 
     # --- New replies in followed threads: one query per batch ----------------------------------
@@ -372,7 +372,7 @@ class DigestBuilder:
         rows = db.session.execute(
             sa.select(
                 Post.id, Thread.title, Post.anonymous, Post.alias_specialty, Post.alias_number,
-                User.display_name, Post.source,
+                User.display_name, Post.html,
             )
             .join(Thread, Thread.id == Post.thread_id)
             .join(User, User.id == Post.author_id)
@@ -382,7 +382,7 @@ class DigestBuilder:
             post_id: (
                 title,
                 alias_label(specialty, number) if anonymous else name,
-                self._snippet(post_id, source),
+                self._snippet(post_id, cooked),
             )
-            for post_id, title, anonymous, specialty, number, name, source in rows
+            for post_id, title, anonymous, specialty, number, name, cooked in rows
         }

@@ -154,7 +154,7 @@ def _snippet(event: Event) -> str:
     post = db.session.get(Post, event.post_id) if event.post_id else None
     if post is None or not post.is_live:
         return ""
-    return text.plain_text(post.source, SNIPPET_CHARS)
+    return text.plain_text(post.html, SNIPPET_CHARS)
 
 
 def _link(event: Event) -> str:

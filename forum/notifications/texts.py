@@ -11,29 +11,28 @@ _DECISIONS = {
 }
 
 
+# One line per kind, in domain words; {actor} is the public label (an alias when anonymous).
+_LINES: dict[str, str] = {
+    Kind.REPLY: "{actor} replied in “{title}”",
+    Kind.MENTION: "{actor} mentioned you in “{title}”",
+    Kind.ACCEPTED: "{actor} accepted your reply as the answer to “{title}”",
+    Kind.POLL_CLOSED: "The poll in “{title}” has closed: see the results",
+    Kind.OUTCOME_REMINDER: "How did the patient in “{title}” do? Add the case's outcome",
+    Kind.SPECIALTY_ALERT: "New case in your specialty: “{title}” by {actor}",
+}
+_VERIFIED = "You are verified: the clinical pages are open to you"
+_NOT_VERIFIED = "Your physician verification was not approved"
+
+
 def describe(kind: str, title: str, actor: str | None = None, decision: str | None = None) -> str:
     """One line in domain words: "Anonymous cardiologist 2 replied in “Syncope on exertion”"."""
-    actor = actor or "A colleague"
-    if kind == Kind.REPLY:
-        return f"{actor} replied in “{title}”"
-    if kind == Kind.MENTION:
-        return f"{actor} mentioned you in “{title}”"
-    if kind == Kind.ACCEPTED:
-        return f"{actor} accepted your reply as the answer to “{title}”"
-    if kind == Kind.POLL_CLOSED:
-        return f"The poll in “{title}” has closed: see the results"
-    if kind == Kind.OUTCOME_REMINDER:
-        return f"How did the patient in “{title}” do? Add the case's outcome"
-    if kind == Kind.SPECIALTY_ALERT:
-        return f"New case in your specialty: “{title}” by {actor}"
     if kind == Kind.VERIFICATION:
-        if decision == Decision.APPROVED:
-            return "You are verified: the clinical pages are open to you"
-        return "Your physician verification was not approved"
+        return _VERIFIED if decision == Decision.APPROVED else _NOT_VERIFIED
     if kind == Kind.MODERATION:
         template = _DECISIONS.get(Decision(decision or Decision.APPROVED), "{title}")
-        return template.format(title=title)
-    return title
+    else:
+        template = _LINES.get(kind, "{title}")
+    return template.format(title=title, actor=actor or "A colleague")
 
 
 SUBJECTS = {

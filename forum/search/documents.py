@@ -8,15 +8,14 @@ write path, so no path can forget. Draining (forum.search.service) reads the pos
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable
 from typing import Any
 
-import bleach
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from forum import text
 from forum.cases.models import (
     CaseSection,
     Poll,
@@ -33,12 +32,6 @@ from forum.search.models import SearchOutbox
 # Thread columns a document carries; other thread changes (counts, activity) do not matter.
 _THREAD_FIELDS = ("title", "visibility", "status", "community_id", "age_band", "kind", "anonymous")
 _POST_FIELDS = ("html", "visibility", "deleted_at", "anonymous", "thread_id", "is_opening")
-
-
-def html_text(cooked: str) -> str:
-    """The plain text of cooked (sanitised) HTML, whitespace collapsed."""
-    stripped = bleach.clean(cooked, tags=set(), strip=True)
-    return " ".join(html.unescape(stripped).split())
 
 
 def is_searchable(post: Post, thread: Thread) -> bool:
@@ -59,7 +52,7 @@ def document(post: Post, thread: Thread) -> Document:
         # The title goes with the opening post only: a title word would otherwise find every
         # reply of the thread and bury other threads.
         title=thread.title if post.is_opening else "",
-        body=html_text(post.html),
+        body=text.plain_text(post.html),
         tags=tuple(tag.tag for tag in thread.tags),
         kind=thread.kind,
         age_band=thread.age_band or "",

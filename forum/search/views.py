@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import bleach
 import sqlalchemy as sa
 from flask import Blueprint, render_template, request
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
 
+from forum import text
 from forum.access import physician
 from forum.accounts.models import User
 from forum.accounts.services import display_name_key
@@ -118,12 +118,6 @@ def _filters(args: MultiDict[str, str], problems: list[str]) -> Filters | None:
     )
 
 
-def safe_snippet(snippet: str) -> Markup:
-    """The engine's snippet with nothing but <mark> kept as markup, whatever the engine did."""
-    cleaned = bleach.clean(snippet, tags={"mark"}, attributes={}, strip=True)
-    return Markup(cleaned)  # noqa: S704 - bleach leaves only bare <mark> tags; the rest is escaped
-
-
 def _results(hits: list[Hit]) -> list[Result]:
     """The hits' posts as members see them, in the engine's order; anything no longer
     searchable (hidden since it was indexed) is left out, whatever the index says."""
@@ -152,7 +146,7 @@ def _results(hits: list[Hit]) -> list[Result]:
                 author_label=post.author_label,
                 created_at=post.created_at,
                 is_opening=post.is_opening,
-                snippet=safe_snippet(hit.snippet),
+                snippet=text.marked(hit.snippet),
             )
         )
     return shown

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forum.text import LINK_REL, MAX_SOURCE_CHARS, cook, plain_text
+from forum.text import LINK_REL, MAX_SOURCE_CHARS, cook, marked, plain_text
 
 XSS_PAYLOADS = [
     "<script>alert(1)</script>",
@@ -84,11 +84,20 @@ def test_source_over_the_limit_is_refused() -> None:
 
 
 def test_plain_text_is_short_and_has_no_markup() -> None:
-    text = plain_text("**Bold** <b>tag</b>\n\n- item " + "word " * 100, limit=50)
+    text = plain_text(cook("**Bold** <b>tag</b>\n\n- item " + "word " * 100), limit=50)
     assert "<" not in text
     assert "*" not in text
     assert len(text) <= 50
     assert text.endswith("…")
+
+
+def test_plain_text_decodes_entities_once() -> None:
+    assert plain_text(cook("Na < 130 & K > 5")) == "Na < 130 & K > 5"
+
+
+def test_marked_keeps_only_bare_mark_tags() -> None:
+    snippet = '<mark class="x" onclick="y">MI</mark> <script>alert(1)</script> &lt;b&gt;'
+    assert str(marked(snippet)) == "<mark>MI</mark> alert(1) &lt;b&gt;"  # tags dropped, text kept
 
 
 @settings(max_examples=200, deadline=None)
