@@ -19,9 +19,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from whoosh import collectors, fields, index, sorting, writing
+from whoosh import fields, index, writing
 from whoosh import query as wq
 from whoosh.analysis import Token, Tokenizer
+from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
 from forum.search.core import (
@@ -43,6 +44,11 @@ TEXT_FIELDS = ("title", "body")
 # instead of holding the lock for minutes.
 BATCH = 2000
 LOCK_TIMEOUT = 120.0  # seconds a writer waits for the lock (a batch's merge can take a while)
+# Search scores at most the newest CANDIDATES matches (more only for deep pages), as the
+# PostgreSQL engine does; the index is visited from its end in windows of at least MIN_WINDOW
+# documents, each four times the last, until that many are found.
+CANDIDATES = 200
+MIN_WINDOW = 2048
 FILTER_CACHE = 16  # filter results kept per thread (a broad one is a set of many doc numbers)
 SNIPPET_CHARS = 240  # the length of a snippet, give or take a word
 LONG_WORD = 30  # a snippet's ends move at most this far to a space
@@ -123,7 +129,6 @@ SCHEMA = fields.Schema(
     title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
     body=fields.TEXT(analyzer=ANALYZER, stored=True),
 )
-NEWEST = sorting.FieldFacet("created_at", reverse=True)
 
 
 class WhooshBackend:
@@ -151,12 +156,13 @@ class WhooshBackend:
                     # One searcher for the batch's deletions: update_document() would open a
                     # reader over every segment for each post.
                     _delete(writer, [document.post_id for document in batch])
+                    kept = _merge_tail(writer, len(batch))
                     for document in batch:
                         writer.add_document(**_fields(document))
                 except BaseException:
                     writer.cancel()
                     raise
-                writer.commit()
+                writer.commit(mergetype=lambda _writer, _segments, kept=kept: kept)
 
     def remove(self, post_ids: Sequence[int]) -> None:
         """Drop these posts from the index (unknown ids are ignored)."""
@@ -169,7 +175,7 @@ class WhooshBackend:
             except BaseException:
                 writer.cancel()
                 raise
-            writer.commit()
+            writer.commit(merge=False)  # merging would reorder documents (see _merge_tail)
 
     def clear(self) -> None:
         """Empty the index: a new generation with no segments (generations only grow, so every
@@ -238,22 +244,23 @@ class WhooshBackend:
         # lets through a first match that an earlier-numbered excluded post precedes.
         barred = set(searcher.docs_for_query(_any(query.excluded))) if query.excluded else None
         limit = page * per_page
-        collector = _collector(newest, limit, allowed, barred)
-        searcher.search_with_collector(_all(query.groups), collector)
-        results = collector.results()
+        found = _newest_matches(
+            searcher, _all(query.groups), max(CANDIDATES + 1, limit), allowed, barred
+        )
+        chosen = found.ranked(searcher, newest)[limit - per_page : limit]
         marked = _Marked.of(query)
         hits = []
-        for score, docnum in results.top_n[limit - per_page :]:
+        for docnum, score in chosen:
             stored = searcher.stored_fields(docnum)
             hits.append(
                 Hit(
                     post_id=int(stored["post_id"]),
                     thread_id=stored["thread_id"],
                     snippet=snippet(stored.get("body", ""), marked),
-                    score=0.0 if newest else float(score),
+                    score=0.0 if newest else score,
                 )
             )
-        return ResultPage(hits=hits, total=len(results))
+        return ResultPage(hits=hits, total=found.total, exact=found.complete)
 
     def post_ids(self) -> set[int]:
         """Every indexed post id (for `flask search check`)."""
@@ -291,22 +298,130 @@ class WhooshBackend:
         return cache[filters]
 
 
-def _collector(newest: bool, limit: int, allowed: set[int] | None, barred: set[int] | None) -> Any:
-    """A collector of the top `limit` that visits, and so counts, every match, skipping the
-    documents not `allowed` (None: all are) and the `barred` ones.
+@dataclass
+class _Candidates:
+    """The newest matches of a query (highest document numbers: Whoosh numbers documents in the
+    order they were added), scored, and what visiting them says about the rest."""
 
-    Whoosh 2.7.4's default top-N collector skips documents that cannot reach the top N: by
-    block (which breaks on some queries: an IndexError in AndNotMatcher) and by rewriting the
-    query as the top N fills (a union of title and body becomes an intersection), after which
-    its count of matches is short.
-    """
-    if newest:
-        collector = collectors.SortingCollector(NEWEST, limit=limit)
-    else:
-        collector = collectors.TopCollector(limit=limit, usequality=False, replace=0)
-    if allowed is None and not barred:
-        return collector
-    return collectors.FilterCollector(collector, allow=allowed, restrict=barred or None)
+    matches: list[tuple[int, float]]  # (docnum, score): every match in the part visited
+    visited: int  # documents in that part: the newest `visited` of `documents`
+    documents: int
+
+    @property
+    def complete(self) -> bool:
+        """Every document was visited, so the total is a count rather than an estimate."""
+        return self.visited >= self.documents
+
+    @property
+    def total(self) -> int:
+        """Matches in all: counted, or estimated from the density in the part visited."""
+        seen = len(self.matches)
+        if self.complete or not self.visited:
+            return seen
+        return max(seen, round(seen * self.documents / self.visited))
+
+    def ranked(self, searcher: Searcher, newest: bool) -> list[tuple[int, float]]:
+        """Newest first by creation time (an edited post is re-added, so document order alone
+        would put it first); by relevance, the newest CANDIDATES best first, then the rest newest
+        first, as in the PostgreSQL engine, so that deep pages neither repeat nor skip a post."""
+        if not self.matches:  # an empty index has no columns to read
+            return []
+        created = searcher.reader().column_reader("created_at")
+        by_date = sorted(self.matches, key=lambda match: (-created[match[0]], -match[0]))
+        if newest:
+            return by_date
+        ranked = sorted(by_date[:CANDIDATES], key=lambda match: -match[1])  # stable: ties newest
+        return ranked + by_date[CANDIDATES:]
+
+
+def _newest_matches(
+    searcher: Searcher,
+    wanted_query: Any,
+    wanted: int,
+    allowed: set[int] | None,
+    barred: set[int] | None,
+) -> _Candidates:
+    """At least `wanted` of the newest documents matching (when there are), scored. The index
+    is visited from its end in growing windows and every match in them is a candidate: a common
+    word matches tens of thousands of posts, and scoring them all in pure Python costs far more
+    than a page is worth (as in the PostgreSQL engine, totals beyond them are estimated)."""
+    documents = searcher.doc_count_all()
+    leaves = searcher.leaf_searchers()
+    context = searcher.context()
+    window = _first_window(searcher, wanted_query, wanted, allowed, documents)
+    found: list[tuple[int, float]] = []
+    upper = documents
+    while upper > 0 and len(found) < wanted:
+        lower = max(0, upper - window)
+        for subsearcher, offset in leaves:
+            found.extend(
+                _matches_between(
+                    wanted_query.matcher(subsearcher, context),
+                    offset,
+                    max(lower - offset, 0),
+                    min(upper - offset, subsearcher.doc_count_all()),
+                    allowed,
+                    barred,
+                )
+            )
+        upper = lower
+        window *= 4
+    return _Candidates(found, documents - upper, documents)
+
+
+def _first_window(
+    searcher: Searcher, wanted_query: Any, wanted: int, allowed: set[int] | None, documents: int
+) -> int:
+    """How many of the newest documents probably hold `wanted` matches: from the query's own
+    estimate (an upper bound for AND), narrowed by the share of documents the filters allow."""
+    if not documents:
+        return 0
+    density = max(wanted_query.estimate_size(searcher.reader()), 1) / documents
+    if allowed is not None:
+        density *= len(allowed) / documents
+    return max(MIN_WINDOW, min(documents, int(wanted * 1.5 / max(density, 1e-9))))
+
+
+def _matches_between(
+    matcher: Any,
+    offset: int,
+    start: int,
+    end: int,
+    allowed: set[int] | None,
+    barred: set[int] | None,
+) -> Iterator[tuple[int, float]]:
+    """(docnum, score) of the matches in [start, end) of one segment, as index document numbers."""
+    if start >= end or not matcher.is_active():
+        return
+    matcher.skip_to(start)  # block postings skip whole blocks: documents before are never read
+    while matcher.is_active():
+        docnum = matcher.id()
+        if docnum >= end:
+            return
+        docnum += offset
+        if (allowed is None or docnum in allowed) and not (barred and docnum in barred):
+            yield docnum, float(matcher.score())
+        matcher.next()
+
+
+def _merge_tail(writer: Any, incoming: int) -> list[Any]:
+    """Copy the newest segments into the writer's new one, before the `incoming` documents, and
+    return the segments kept. Search reads the newest documents first by document number, so
+    merging must keep the order documents were added in; Whoosh's own policies merge segments
+    of any age and put them after the new documents. This one merges the trailing segments no
+    larger than what merges into them (a binary counter: few segments, each document copied
+    about log2(documents / batch) times), and drops segments whose documents are all deleted."""
+    segments = list(writer.segments)
+    merged = incoming
+    keep = len(segments)
+    while keep and segments[keep - 1].doc_count() <= merged:
+        keep -= 1
+        merged += segments[keep].doc_count()
+    for segment in segments[keep:]:
+        reader = SegmentReader(writer.storage, writer.schema, segment)
+        writer.add_reader(reader)
+        reader.close()
+    return segments[:keep]
 
 
 def _delete(writer: Any, post_ids: Iterable[int]) -> None:

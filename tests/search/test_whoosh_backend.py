@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from forum.search import whoosh_backend
 from forum.search.core import (
     Clause,
     Document,
@@ -399,8 +400,12 @@ def plainly_matches(document: Document, parsed: ParsedQuery, filters: Filters) -
     )
 
 
-def test_results_agree_with_a_plain_reading_of_the_posts(backend: WhooshBackend) -> None:
-    """Random queries over several segments with deletions: Whoosh's matchers have had bugs."""
+def test_results_agree_with_a_plain_reading_of_the_posts(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random queries over several segments with deletions: Whoosh's matchers have had bugs.
+    Every match is a candidate here, so relevance orders them all."""
+    monkeypatch.setattr(whoosh_backend, "CANDIDATES", 1000)
     rng = random.Random(6)
     documents = [
         doc(
@@ -445,6 +450,80 @@ def test_results_agree_with_a_plain_reading_of_the_posts(backend: WhooshBackend)
         newest_first = sorted(expected, key=lambda document: document.created_at, reverse=True)
         assert by_date.total == len(expected)
         assert [hit.post_id for hit in by_date.hits] == [d.post_id for d in newest_first[:7]]
+
+
+# --- Bounded candidates --------------------------------------------------------------------
+
+
+def index_order(backend: WhooshBackend) -> list[int]:
+    """Post ids in document-number order."""
+    reader = backend._searcher().reader()
+    column = reader.column_reader("post_id")
+    return [int(column[docnum]) for docnum in reader.all_doc_ids()]
+
+
+def test_merging_keeps_documents_in_the_order_they_were_added(backend: WhooshBackend) -> None:
+    """Search reads the newest documents by number, so merges must not reorder them: posts
+    one at a time (as the outbox adds them), batches, an edit (re-added: now the newest) and a
+    removal."""
+    backend.add([doc(n, "lactate") for n in range(1, 41)])
+    for n in range(41, 101):
+        backend.add([doc(n, "lactate")])
+    backend.add([doc(n, "lactate") for n in range(101, 131)])
+    backend.add([doc(7, "lactate raised")])
+    backend.remove([50])
+    expected = [n for n in range(1, 131) if n not in (7, 50)] + [7]
+    assert index_order(backend) == expected
+    assert len(backend._index._segments()) <= 8  # about log2 of the documents: merges keep up
+
+
+def test_past_the_candidates_every_match_still_has_one_page(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond the newest CANDIDATES (visited in small windows here), relevance ranks those and
+    the rest follow newest first; the total is estimated from the part visited."""
+    monkeypatch.setattr(whoosh_backend, "MIN_WINDOW", 16)
+    backend.add(
+        [doc(n, "lactate " + "raised " * (n % 4), community_id=1 + n % 2) for n in range(1, 1001)]
+    )
+    lactate = query(Term("lactate"), Term("raised"))
+    first = find(backend, lactate, per_page=50)
+    assert not first.exact
+    matching = [n for n in range(1, 1001) if n % 4]
+    assert len(matching) * 0.8 <= first.total <= len(matching) * 1.2
+    seen: list[int] = []
+    for number in range(1, 20):
+        seen += [hit.post_id for hit in find(backend, lactate, page=number, per_page=50).hits]
+    assert sorted(seen) == sorted(matching)  # every match once, on one page
+    newest_first = sorted(matching, reverse=True)
+    ranked, rest = seen[: whoosh_backend.CANDIDATES], seen[whoosh_backend.CANDIDATES :]
+    assert set(ranked) == set(newest_first[: whoosh_backend.CANDIDATES])
+    scores = [hit.score for hit in find(backend, lactate, per_page=whoosh_backend.CANDIDATES).hits]
+    assert scores == sorted(scores, reverse=True)
+    assert rest == newest_first[whoosh_backend.CANDIDATES : len(seen)]
+    by_date = find(backend, lactate, newest=True, per_page=30)
+    assert [hit.post_id for hit in by_date.hits] == newest_first[:30]
+
+
+def test_a_filter_narrows_the_candidates_and_the_estimate(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whoosh_backend, "MIN_WINDOW", 16)
+    backend.add([doc(n, "sepsis", community_id=1 + n % 5) for n in range(1, 2001)])
+    result = find(backend, query(Term("sepsis")), Filters(community_id=3), per_page=20)
+    assert {hit.post_id % 5 for hit in result.hits} == {2}
+    newest = find(backend, query(Term("sepsis")), Filters(community_id=3), newest=True)
+    assert [hit.post_id for hit in newest.hits] == [n for n in range(2000, 0, -1) if n % 5 == 2][
+        :20
+    ]
+    assert 400 * 0.8 <= result.total <= 400 * 1.2
+
+
+def test_an_edited_old_post_keeps_its_place_in_newest_order(backend: WhooshBackend) -> None:
+    backend.add([doc(n, "troponin") for n in range(1, 31)])
+    backend.add([doc(3, "troponin rising")])  # re-added last, created long ago
+    newest = [hit.post_id for hit in find(backend, query(Term("troponin")), newest=True).hits]
+    assert newest == list(range(30, 10, -1))
 
 
 # --- snippets ------------------------------------------------------------------------------
