@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
+AXE    := tests/e2e/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint typecheck pytest browser postgres clean
 
@@ -11,7 +12,7 @@ run: $(VENV)/.installed
 	$(FLASK) demo seed
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-test: $(VENV)/.installed-test browser postgres lint typecheck pytest
+test: $(VENV)/.installed-test $(AXE) browser postgres lint typecheck pytest
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,11 @@ typecheck:
 # One worker per core: each has its own PostgreSQL database, SMTP server and browser.
 pytest:
 	$(BIN)/pytest -n auto
+
+# The accessibility tests inject axe-core from tests/e2e/axe (npm, exact version in its lock).
+$(AXE): tests/e2e/axe/package.json tests/e2e/axe/package-lock.json
+	npm ci --prefix tests/e2e/axe --no-audit --no-fund
+	touch $@
 
 # Browser journeys drive Debian's Chromium; install it when it is missing.
 browser:
