@@ -43,8 +43,11 @@ def _target_of(target: Any) -> tuple[str | None, int | None]:
     return str(table), getattr(target, "id", None)
 
 
-def record(actor: User | None, action: str, target: Any = None, **details: Any) -> AuditEvent:
-    """Add an audit event to the current transaction; the caller's commit writes it."""
+def record(
+    actor: User | None, action: str, target: Any = None, keep_origin: bool = True, **details: Any
+) -> AuditEvent:
+    """Add an audit event to the current transaction; the caller's commit writes it. The
+    request's address and browser are kept unless keep_origin is False (an anonymous act)."""
     for key in details:
         if any(word in key.lower() for word in _FORBIDDEN_DETAIL_WORDS):
             raise ValueError(f"audit details must not carry secrets ({key})")
@@ -57,7 +60,7 @@ def record(actor: User | None, action: str, target: Any = None, **details: Any) 
         details=details,
         created_at=utcnow(),
     )
-    if has_request_context():
+    if keep_origin and has_request_context():
         event.ip = request.remote_addr
         event.user_agent = (request.user_agent.string or "")[:255] or None
     db.session.add(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -17,30 +18,47 @@ _AT = re.compile(r"(?<![\w@])@(?=\w)")
 _TRAILING = ".,;:!?)]}'\""
 
 
-def candidate_keys(source: str) -> list[list[str]]:
-    """For each @ in the text, the name keys it might stand for, longest first."""
-    found: list[list[str]] = []
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One @ in a text: where it starts, and the names it might stand for, longest first, each
+    as (name key, where that name ends in the text)."""
+
+    start: int
+    names: tuple[tuple[str, int], ...]
+
+
+def _candidates(source: str) -> list[_Candidate]:
+    """For each @ in the text, the names it might stand for."""
+    found: list[_Candidate] = []
     for match in _AT.finditer(source):
         if len(found) >= MAX_MENTIONS:
             break
         line = source[match.end() : match.end() + 60].split("\n", 1)[0]
-        words = line.split()[:_MAX_WORDS]
-        keys: list[str] = []
+        words = list(_WORD.finditer(line))[:_MAX_WORDS]
+        names: list[tuple[str, int]] = []
         for count in range(len(words), 0, -1):
-            name = " ".join(words[:count])
+            name = " ".join(word[0] for word in words[:count])
+            end = match.end() + words[count - 1].end()
             for variant in (name, name.rstrip(_TRAILING)):
                 key = display_name_key(variant)
-                if 3 <= len(key) <= 40 and key not in keys:
-                    keys.append(key)
-        if keys:
-            found.append(keys)
+                if 3 <= len(key) <= 40 and key not in (known for known, _ in names):
+                    names.append((key, end - (len(name) - len(variant))))
+        if names:
+            found.append(_Candidate(match.start(), tuple(names)))
     return found
 
 
-def mentioned_members(source: str, author_id: int) -> list[int]:
-    """The verified members the text names with @display name (not the author), in order."""
-    candidates = candidate_keys(source)
-    every_key = {key for keys in candidates for key in keys}
+def candidate_keys(source: str) -> list[list[str]]:
+    """For each @ in the text, the name keys it might stand for, longest first."""
+    return [[key for key, _ in candidate.names] for candidate in _candidates(source)]
+
+
+def _named(candidates: list[_Candidate]) -> list[tuple[_Candidate, int, int]]:
+    """(candidate, member id, end of the name) for each @ that names a verified member."""
+    every_key = {key for candidate in candidates for key, _ in candidate.names}
     if not every_key:
         return []
     rows = db.session.execute(
@@ -51,12 +69,27 @@ def mentioned_members(source: str, author_id: int) -> list[int]:
         )
     )
     by_key: dict[str, int] = dict(rows.all())
+    named = []
+    for candidate in candidates:
+        match = next(((by_key[key], end) for key, end in candidate.names if key in by_key), None)
+        if match is not None:
+            named.append((candidate, *match))
+    return named
+
+
+def mentioned_members(source: str, author_id: int) -> list[int]:
+    """The verified members the text names with @display name (not the author), in order."""
     chosen: list[int] = []
-    for keys in candidates:
-        member = next((by_key[key] for key in keys if key in by_key), None)
-        if member is not None and member != author_id and member not in chosen:
+    for _, member, _ in _named(_candidates(source)):
+        if member != author_id and member not in chosen:
             chosen.append(member)
     return chosen
+
+
+def colleague_spans(source: str) -> list[tuple[int, int]]:
+    """Where the text names verified members with @display name ("@" to the name's end): a
+    colleague's name there is not a patient's, so the PHI gate lets it through."""
+    return [(candidate.start, end) for candidate, _, end in _named(_candidates(source))]
 
 
 def record_mentions(post: Post) -> list[int]:

@@ -237,11 +237,21 @@ def _may_write(member: User, thread: Thread | None, field: str) -> None:
         raise InvalidSubmission({field: ["This thread is locked: it takes no new posts or edits."]})
 
 
-def _held_audit(actor: User, target: Any, result: phi.GateResult, reason: str) -> None:
+def _author_audit(member: User, content: Post | Thread, action: str, **details: Any) -> None:
+    """An audit row for an author's own act. For anonymous content it names nobody and keeps no
+    address or browser (the moderators' log and the audit page list actors, and an address
+    would match the author's sign-in rows): only an audited reveal says who wrote it."""
+    if content.anonymous:
+        audit.record(None, action, content, keep_origin=False, **details)
+    else:
+        audit.record(member, action, content, **details)
+
+
+def _held_audit(actor: User, target: Post | Thread, result: phi.GateResult, reason: str) -> None:
     """Record why content was held (field names and kinds of finding, never the text)."""
     kinds = sorted({str(f.kind) for found in result.findings.values() for f in found})
     fields = sorted(result.findings)
-    audit.record(actor, "post.held_for_review", target, reason=reason, fields=fields, kinds=kinds)
+    _author_audit(actor, target, "post.held_for_review", reason=reason, fields=fields, kinds=kinds)
 
 
 # --- Helpers shared by the write path ----------------------------------------------------------
@@ -339,9 +349,20 @@ def _insert_ignore(model: type[Any], values: dict[str, Any]) -> Any:
     return insert(table).values(**values, **extra).on_conflict_do_nothing()
 
 
+def _lock_for_recount(model: type[Thread] | type[Community], row_id: int) -> None:
+    """Take the row before counting what hangs off it, so two writers at once count one after
+    the other: on PostgreSQL (READ COMMITTED) each would otherwise miss the other's new row and
+    the last to commit would store a short count. SQLite writers are serialised already.
+    FOR NO KEY UPDATE does not wait on the key-share lock an insert's foreign key check holds."""
+    db.session.execute(
+        sa.select(model.id).where(model.id == row_id).with_for_update(key_share=True)
+    )
+
+
 def refresh_thread(thread: Thread) -> None:
     """Recount replies, latest activity and status from live posts (moderation calls this too)."""
     db.session.flush()
+    _lock_for_recount(Thread, thread.id)
     live_replies = sa.select(sa.func.count(Post.id)).where(
         Post.thread_id == thread.id, Post.is_opening.is_(False), _live()
     )
@@ -371,6 +392,7 @@ def _others_replied(thread: Thread) -> bool:
 def refresh_community(community_id: int) -> None:
     """Recount a community's listed threads."""
     db.session.flush()
+    _lock_for_recount(Community, community_id)
     count = db.session.scalar(
         sa.select(sa.func.count(Thread.id)).where(
             Thread.community_id == community_id, listed_threads_filter()
@@ -468,7 +490,7 @@ def _new_thread(
     if result.held:
         _held_audit(author, post, result, "phi")
     elif extras.images:
-        audit.record(author, "post.held_for_review", post, reason="image")
+        _author_audit(author, post, "post.held_for_review", reason="image")
     policy.queue_after_write(thread, post, result, held=held, image=bool(extras.images))
     refresh_community(community.id)
     notify.published(post)
@@ -632,7 +654,7 @@ def _revise(editor: User, post: Post, source: str, result: phi.GateResult) -> No
     if result.held:
         _held_audit(editor, post, result, "phi")
     if resubmitted:
-        audit.record(editor, "post.resubmitted", post, thread_id=post.thread_id)
+        _author_audit(editor, post, "post.resubmitted", thread_id=post.thread_id)
     held = post.visibility == Visibility.PENDING
     policy.queue_after_write(post.thread, post, result, held=held, resubmitted=resubmitted)
     db.session.flush()

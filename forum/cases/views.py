@@ -254,6 +254,8 @@ def _toggle(post_id: int, action: Any, done: tuple[str, str]) -> Response:
     if form.validate():
         try:
             action(current_user, post, form.on)
+        except services.NotAllowed:
+            abort(403)  # not the member's to change; the page offers them no such button
         except services.CaseError as error:
             flash(error.message, "error")
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from forum import phi
 from forum.accounts.models import User
+from forum.cases import mentions
 from forum.cases.models import Post, Thread
 from forum.extensions import db, utcnow
 from forum.moderation.models import (
@@ -169,7 +170,11 @@ def allowed_terms() -> list[str]:
 def screen(fields: Mapping[str, str]) -> Screened:
     """PHI gate (respecting the allow-list) plus watched words: block, hold or flag."""
     result = phi.gate(fields, allowed_terms=allowed_terms())
-    findings = {name: list(found) for name, found in result.findings.items()}
+    findings = {
+        name: kept
+        for name, found in result.findings.items()
+        if (kept := _beside_mentions(fields[name], found))
+    }
     hold = False
     flagged: list[int] = []
     for hit in watched_hits(fields):
@@ -184,6 +189,19 @@ def screen(fields: Mapping[str, str]) -> Screened:
             phi.Finding(hit.start, hit.end, phi.Kind.OTHER_ID, action, reason, "Rephrase it.")
         )
     return Screened(findings=findings, watched_hold=hold, flagged_by=tuple(flagged))
+
+
+def _beside_mentions(text: str, found: Sequence[phi.Finding]) -> list[phi.Finding]:
+    """The findings, less names inside an @mention of a verified member: members post under
+    their own names, and naming a colleague is how a post asks them in."""
+    names = [finding for finding in found if finding.kind == phi.Kind.NAME]
+    spans = mentions.colleague_spans(text) if names else []
+    return [
+        finding
+        for finding in found
+        if finding.kind != phi.Kind.NAME
+        or not any(start <= finding.start and finding.end <= end for start, end in spans)
+    ]
 
 
 # --- Locks and suspensions ----------------------------------------------------------------------
