@@ -104,6 +104,7 @@ def test_a_lone_capitalised_word_that_may_be_a_name_is_held_for_review() -> None
         "Foley removed POD 1.",
         "Swan-Ganz showed a wedge of 28.",
         "Wells score 4.5, D-dimer 1,250.",
+        "Low risk, so a negative D-dimer would be reassuring.",
         "Child-Pugh B with MELD 18.",
         "Started Ozempic; nausea is bad.",
         "Eliquis or Xarelto with CrCl 45?",
