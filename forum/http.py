@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
+from flask import Request as FlaskRequest
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
 
@@ -40,6 +44,40 @@ ERROR_TITLES = {
     429: "Too many attempts",
     500: "Something went wrong on our side",
 }
+
+
+def _without_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+class ParameterValues(ImmutableMultiDict[str, Any]):
+    """Query and form values without NUL characters.
+
+    No field of ours needs one, and PostgreSQL refuses NUL in text: one typed or forged into
+    any field or query would otherwise turn the request into a server error there (and be
+    stored on SQLite). Werkzeug builds `args`, `form` and `files` with this class.
+    """
+
+    def __init__(self, mapping: Any = None) -> None:
+        if isinstance(mapping, MultiDict):
+            mapping = mapping.items(multi=True)
+        elif isinstance(mapping, Mapping):
+            mapping = mapping.items()
+        if mapping is not None:
+            mapping = [(_without_nul(key), _without_nul(value)) for key, value in mapping]
+        super().__init__(mapping)
+
+
+class CurbsideRequest(FlaskRequest):
+    """A request whose query and form values carry no NUL (see ParameterValues)."""
+
+    parameter_storage_class = ParameterValues
+
+
+def refuse_nul_in_path() -> None:
+    """No address of ours holds NUL; a NUL in a path argument would reach a query as above."""
+    if "\x00" in request.path:
+        abort(404)
 
 
 def add_security_headers(response: Response) -> Response:
@@ -109,7 +147,9 @@ def _server_error(error: InternalServerError) -> tuple[str, int]:
 
 
 def register(app: Flask) -> None:
-    """Attach the headers and error pages to the app."""
+    """Attach the request class, the headers and the error pages to the app."""
+    app.request_class = CurbsideRequest
+    app.before_request(refuse_nul_in_path)
     app.after_request(add_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(RateLimitExceeded, _rate_limited)

@@ -85,6 +85,9 @@ def suspend(user_id: int) -> str | Response:
         else:
             flash("Member suspended; their sessions were ended.", "success")
         return redirect(url_for("admin.member", user_id=user.id))
+    if user.suspended:  # an old page: the member's page has no suspension form to correct
+        flash("This member is already suspended.", "error")
+        return redirect(url_for("admin.member", user_id=user.id))
     roles = RolesForm(verifier=user.is_verifier, moderator=user.is_moderator, admin=user.is_admin)
     return render_template(
         "admin/member.html",

@@ -10,6 +10,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+TOO_MANY_PIXELS = "Images can be at most 40 megapixels."
 # Format Pillow detects -> (format we write, media type, file extension).
 ACCEPTED = {
     "JPEG": ("JPEG", "image/jpeg", "jpg"),
@@ -43,12 +44,14 @@ def _open(data: bytes) -> Image.Image:
             # Pillow warns, then raises, on decompression bombs; both mean "refuse".
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(ACCEPTED))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(TOO_MANY_PIXELS) from None
+    except UnidentifiedImageError:
         raise ImageRejected("This is not a JPEG, PNG or WebP image we can read.") from None
     except (OSError, SyntaxError, ValueError):
         raise ImageRejected("The image is damaged or incomplete.") from None
     if image.width * image.height > MAX_PIXELS:
-        raise ImageRejected("Images can be at most 40 megapixels.")
+        raise ImageRejected(TOO_MANY_PIXELS)
     return image
 
 

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from wtforms.fields import SelectChoice
 
 from forum import phi
-from forum.access import role_required, safe_next_url
+from forum.access import role_required
 from forum.accounts.models import Role, User
 from forum.cases import forms as case_forms
 from forum.cases import queries
@@ -55,10 +55,6 @@ def _member(user_id: int) -> User:
     if member is None:
         abort(404)
     return member
-
-
-def _back(fallback: str) -> Response:
-    return redirect(safe_next_url(request.form.get("next"), fallback))
 
 
 def _shown(item: ReviewItem) -> list[case_forms.FieldFindings]:

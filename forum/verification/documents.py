@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import unicodedata
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -29,6 +30,13 @@ KIND_NAMES = {PDF: "PDF", PNG: "PNG image", JPEG: "JPEG image"}
 
 NOT_ACCEPTED = "Send a PDF, PNG or JPEG file: this file is none of them."
 DAMAGED = "This file is damaged or incomplete. Save or scan it again, then send it."
+TOO_MANY_PIXELS = "This image is too large; send a smaller photo or a scan."
+APPENDED = (
+    "This file has something added after its image, so it may be more than a picture. "
+    "Save or scan it again as a plain PNG, JPEG or PDF, then send it."
+)
+_EXTENSIONS = {PDF: ("pdf",), PNG: ("png",), JPEG: ("jpg", "jpeg")}
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD9)})  # JPEG markers with no length
 
 
 class DocumentError(Exception):
@@ -83,19 +91,83 @@ def _check_pdf(data: bytes) -> None:
         raise DocumentError(DAMAGED)
 
 
+def download_name(name: str, content_type: str) -> str:
+    """The member's name for the file, ending with the extension of what it really is, so a
+    downloaded "badge.html" that holds a JPEG opens as the JPEG it is ("badge.html.jpg")."""
+    extensions = _EXTENSIONS[content_type]
+    if "." in name and name.rsplit(".", 1)[1].lower() in extensions:
+        return name
+    return f"{name}.{extensions[0]}"
+
+
+def _png_end(data: bytes) -> int | None:
+    """Where the PNG's IEND chunk ends, walking its chunks; None when there is none."""
+    position = 8
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        position += 12 + length
+        if kind == b"IEND":
+            return position
+    return None
+
+
+def _jpeg_end(data: bytes) -> int | None:
+    """Where the JPEG's end-of-image marker ends, walking its segments and scans (an EXIF
+    thumbnail's own end marker sits inside a segment and is skipped); None when there is none."""
+    position, size = 2, len(data)
+    while position + 1 < size:
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # a fill byte before the marker
+            position += 1
+        elif marker == 0xD9:
+            return position + 2
+        elif marker in _STANDALONE_MARKERS:
+            position += 2
+        else:
+            position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+            while marker == 0xDA:  # a scan: coded data runs to the next marker but FF00 and RSTn
+                position = data.find(b"\xff", position)
+                if position == -1 or position + 1 >= size:
+                    return None
+                following = data[position + 1]
+                if following != 0x00 and not 0xD0 <= following <= 0xD7:
+                    break
+                position += 2
+    return None
+
+
+def _check_nothing_appended(data: bytes, content_type: str) -> None:
+    # Kept byte for byte as evidence, a document must be only its image: HTML, an archive or
+    # another file after the end marker makes a polyglot. Padding after the end is harmless.
+    end = _png_end(data) if content_type == PNG else _jpeg_end(data)
+    if end is None:
+        raise DocumentError(DAMAGED)
+    if data[end:].strip(b"\x00\t\n\r "):
+        raise DocumentError(APPENDED)
+
+
 def _check_image(data: bytes, content_type: str) -> None:
     formats = (_PILLOW_FORMAT[content_type],)
     try:
-        with Image.open(io.BytesIO(data), formats=formats) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise DocumentError("This image is too large; send a smaller photo or a scan.")
-            image.verify()  # structure and checksums, without decoding
+        with warnings.catch_warnings():
+            # Pillow warns, then raises, on decompression bombs; both mean "too large".
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=formats) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise DocumentError(TOO_MANY_PIXELS)
+                image.verify()  # structure and checksums, without decoding
         with Image.open(io.BytesIO(data), formats=formats) as image:
             image.load()  # decoding finds truncated JPEG data, which verify() does not
     except DocumentError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DocumentError(TOO_MANY_PIXELS) from None
     except Exception:  # Pillow raises many kinds (OSError, SyntaxError, ...) for broken files
         raise DocumentError(DAMAGED) from None
+    _check_nothing_appended(data, content_type)
 
 
 def check(upload: Upload) -> CheckedFile:

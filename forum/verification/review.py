@@ -15,6 +15,7 @@ from forum.access import role_required
 from forum.accounts.models import Role
 from forum.extensions import db, writes_on_get
 from forum.verification import review_services as services
+from forum.verification.documents import download_name
 from forum.verification.models import ClaimStatus, VerificationClaim
 from forum.verification.review_services import AlreadyDecided, Decision, ReviewError
 from forum.verification.taxonomy import SPECIALTY_NAMES
@@ -107,6 +108,9 @@ def decide(claim_id: int) -> View:
     """Approve, reject or ask for more; the member is e-mailed."""
     found, form = _claim(claim_id), DecisionForm()
     if not form.validate_on_submit():
+        if not found.is_open:  # an old page: the claim's page shows no form to correct
+            flash("This claim was already decided; nothing was changed.", "error")
+            return redirect(url_for("review.claim", claim_id=claim_id))
         return _render_claim(found, form), INVALID
     decision = Decision(form.decision.data)
     try:
@@ -138,7 +142,7 @@ def document(document_id: int) -> Response:
         path,
         mimetype=document.content_type,
         as_attachment=True,
-        download_name=document.original_name,
+        download_name=download_name(document.original_name, document.content_type),
         conditional=False,
         etag=False,
         max_age=0,

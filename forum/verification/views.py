@@ -133,6 +133,9 @@ def claim() -> View:
 def upload_document(claim_id: int) -> View:
     """Add a licence certificate or badge to one of the member's open claims."""
     claim, form = _own_claim(claim_id), DocumentForm()
+    if not claim.is_open:  # an old page: the status page shows this claim no upload field
+        flash("This claim is closed; documents go with an open claim.", "error")
+        return _status_page(INVALID)
     if form.validate_on_submit():
         try:
             services.attach_document(current_user, claim, _uploads(form.document.data)[0])
@@ -150,6 +153,9 @@ def upload_document(claim_id: int) -> View:
 def answer(claim_id: int) -> View:
     """Answer a verifier's request for more information."""
     claim, form = _own_claim(claim_id), MoreInfoForm()
+    if claim.status != ClaimStatus.MORE_INFO:  # an old page: this one shows no answer form
+        flash("This claim is not waiting for an answer from you.", "error")
+        return _status_page(INVALID)
     if form.validate_on_submit():
         uploads = _uploads(form.documents.data or [])
         try:

@@ -274,6 +274,16 @@ def test_a_closed_claim_takes_no_documents(app: Flask) -> None:
     assert document_rows(app) == []
 
 
+def test_a_closed_claim_says_so_even_when_the_file_is_bad(app: Flask) -> None:
+    """An old page: the status page shows a closed claim no upload field to put an error by."""
+    client, _, claim = pending_claim(app)
+    set_claim(app, claim.id, status=ClaimStatus.REJECTED, decided_at=utcnow())
+    response = send(client, claim.id, b"", "empty.png")
+    assert response.status_code == 422
+    assert "This claim is closed; documents go with an open claim." in flashes(response)
+    assert document_rows(app) == []
+
+
 # --- All or nothing -----------------------------------------------------------------------------
 
 
