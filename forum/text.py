@@ -41,7 +41,7 @@ def _set_rel(
 
 @cache
 def _cleaner() -> bleach.Cleaner:
-    # strip=False: raw HTML outside the allowlist is shown as text, never interpreted or lost.
+    # strip=False: anything outside the allowlist is shown as text, never interpreted or lost.
     return bleach.Cleaner(
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
@@ -56,6 +56,10 @@ def _markdown(source: str) -> str:
     converter = markdown.Markdown(
         extensions=["fenced_code", "tables", "sane_lists", "nl2br"], output_format="html"
     )
+    # Raw HTML in the source is text, never markup: only Markdown makes tags. A member's raw
+    # <table> would otherwise reach the sanitiser's parser, which drops what follows it.
+    converter.preprocessors.deregister("html_block")
+    converter.inlinePatterns.deregister("html")
     return converter.convert(source)
 
 
