@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ from forum.search.core import (
     Phrase,
     ResultPage,
     Term,
-    words,
 )
 
 TITLE_BOOST = 2.0
@@ -130,13 +128,7 @@ SCHEMA = fields.Schema(
     author_id=fields.ID(),  # absent for anonymous posts, so no author filter can match them
     title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
     body=fields.TEXT(analyzer=ANALYZER, stored=True),
-    # Each pair of neighbouring words as one term ("chest_pain"): a phrase of everyday words
-    # otherwise means checking word positions in every post holding both words.
-    title_pairs=fields.KEYWORD(scorable=True, field_boost=TITLE_BOOST),
-    body_pairs=fields.KEYWORD(scorable=True),
 )
-PAIR_FIELDS = {"title": "title_pairs", "body": "body_pairs"}
-PAIRS_MARKER = "WORD_PAIRS"  # in the index folder: every post in the index has its pairs
 
 
 class WhooshBackend:
@@ -150,9 +142,6 @@ class WhooshBackend:
         self._lock_path = path.with_name(path.name + ".lock")
         self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
         self._index = self._open_or_create()
-        # Only an index built since word pairs were indexed has them for every post; an older
-        # one answers phrases by word positions until `flask search reindex` rebuilds it.
-        self._pairs = (path / PAIRS_MARKER).exists()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -193,8 +182,6 @@ class WhooshBackend:
         cached searcher notices the change)."""
         with self._locked() as deadline:
             self._writer(deadline).commit(mergetype=writing.CLEAR)
-            (self.path / PAIRS_MARKER).touch()
-        self._pairs = True
 
     def _open_or_create(self) -> Any:
         if index.exists_in(str(self.path)):
@@ -203,9 +190,7 @@ class WhooshBackend:
             self.path.mkdir(parents=True, exist_ok=True)
             if index.exists_in(str(self.path)):
                 return index.open_dir(str(self.path), schema=SCHEMA)
-            created = index.create_in(str(self.path), SCHEMA)
-            (self.path / PAIRS_MARKER).touch()
-            return created
+            return index.create_in(str(self.path), SCHEMA)
 
     @contextmanager
     def _locked(self) -> Iterator[float]:
@@ -257,14 +242,10 @@ class WhooshBackend:
             return ResultPage()
         # Excluded posts as a set rather than an AndNot query: Whoosh 2.7.4's AndNotMatcher
         # lets through a first match that an earlier-numbered excluded post precedes.
-        barred = (
-            set(searcher.docs_for_query(_any(query.excluded, self._pairs)))
-            if query.excluded
-            else None
-        )
+        barred = set(searcher.docs_for_query(_any(query.excluded))) if query.excluded else None
         limit = page * per_page
         found = _newest_matches(
-            searcher, _all(query.groups, self._pairs), max(CANDIDATES + 1, limit), allowed, barred
+            searcher, _all(query.groups), max(CANDIDATES + 1, limit), allowed, barred
         )
         chosen = found.ranked(searcher, newest)[limit - per_page : limit]
         marked = _Marked.of(query)
@@ -464,22 +445,11 @@ def _fields(document: Document) -> dict[str, Any]:
         "created_at": _micros(document.created_at),
         "title": document.title,
         "body": document.body,
-        "title_pairs": _pairs(document.title),
-        "body_pairs": _pairs(document.body),
     }
     if document.author_id is not None:
         values["author_id"] = str(document.author_id)
     # Whoosh treats a missing field as "no terms"; an empty string would index an empty term.
     return {name: value for name, value in values.items() if value != ""}
-
-
-def _pairs(text: str) -> str:
-    """Neighbouring words joined by "_" (never part of a word), space-separated."""
-    return " ".join(_pair_terms(words(text)))
-
-
-def _pair_terms(found: Sequence[str]) -> list[str]:
-    return [f"{first}_{second}" for first, second in pairwise(found)]
 
 
 def _flag(value: bool) -> str:
@@ -494,51 +464,27 @@ def _micros(moment: datetime) -> int:
 # --- query translation ---------------------------------------------------------------------
 
 
-def _all(groups: Sequence[Sequence[Clause]], pairs: bool) -> Any:
+def _all(groups: Sequence[Sequence[Clause]]) -> Any:
     """Every group: any of its alternatives, each in title or body."""
-    return wq.And([_any(group, pairs) for group in groups])
+    return wq.And([_any(group) for group in groups])
 
 
-def _any(clauses: Sequence[Clause], pairs: bool) -> Any:
-    return wq.Or([_clause(clause, pairs) for clause in clauses])
+def _any(clauses: Sequence[Clause]) -> Any:
+    return wq.Or([_clause(clause) for clause in clauses])
 
 
-def _clause(clause: Clause, pairs: bool) -> Any:
-    """One term or phrase in title or body; `pairs`: the index has the word-pair fields."""
+def _clause(clause: Clause) -> Any:
     if isinstance(clause, Phrase):
         if len(clause.words) == 1:
-            return _clause(Term(clause.words[0]), pairs)
+            return _clause(Term(clause.words[0]))
         if not clause.words:
             return wq.NullQuery
-        return _phrase(clause.words) if pairs else _positional(clause.words)
+        return wq.Or([wq.Phrase(name, list(clause.words)) for name in TEXT_FIELDS])
     if not clause.text:  # an empty prefix would match every word
         return wq.NullQuery
     if clause.prefix:
         return wq.Or([wq.Prefix(name, clause.text) for name in TEXT_FIELDS])
     return wq.Or([wq.Term(name, clause.text) for name in TEXT_FIELDS])
-
-
-def _positional(phrase: Sequence[str]) -> Any:
-    return wq.Or([wq.Phrase(name, list(phrase)) for name in TEXT_FIELDS])
-
-
-def _phrase(phrase: Sequence[str]) -> Any:
-    """Two words: their pair term, in title or body. More: every neighbouring pair in one field,
-    and then (only where those are) the words in order, checked by position."""
-    pairs = _pair_terms(phrase)
-    if len(pairs) == 1:
-        return wq.Or([wq.Term(PAIR_FIELDS[name], pairs[0]) for name in TEXT_FIELDS])
-    return wq.Or(
-        [
-            wq.And(
-                [
-                    *(wq.Term(PAIR_FIELDS[name], pair) for pair in pairs),
-                    wq.Phrase(name, list(phrase)),
-                ]
-            )
-            for name in TEXT_FIELDS
-        ]
-    )
 
 
 def _filter(filters: Filters) -> Any | None:
