@@ -43,6 +43,7 @@ TEXT_FIELDS = ("title", "body")
 # Posts per commit in add(): a rebuild lets the outbox's small writes in between batches
 # instead of holding the lock for minutes.
 BATCH = 2000
+LIVE_MERGE_LIMIT = 8000  # documents a write smaller than BATCH may merge (about a second's work)
 LOCK_TIMEOUT = 120.0  # seconds a writer waits for the lock (a batch's merge can take a while)
 # Search scores at most the newest CANDIDATES matches (more only for deep pages), as the
 # PostgreSQL engine does; the index is visited from its end in windows of at least MIN_WINDOW
@@ -354,16 +355,11 @@ def _newest_matches(
     while upper > 0 and len(found) < wanted:
         lower = max(0, upper - window)
         for subsearcher, offset in leaves:
-            found.extend(
-                _matches_between(
-                    wanted_query.matcher(subsearcher, context),
-                    offset,
-                    max(lower - offset, 0),
-                    min(upper - offset, subsearcher.doc_count_all()),
-                    allowed,
-                    barred,
-                )
-            )
+            start = max(lower - offset, 0)
+            end = min(upper - offset, subsearcher.doc_count_all())
+            if start < end:  # only the segments overlapping the window
+                matcher = wanted_query.matcher(subsearcher, context)
+                found.extend(_matches_between(matcher, offset, start, end, allowed, barred))
         upper = lower
         window *= 4
     return _Candidates(found, documents - upper, documents)
@@ -410,11 +406,16 @@ def _merge_tail(writer: Any, incoming: int) -> list[Any]:
     merging must keep the order documents were added in; Whoosh's own policies merge segments
     of any age and put them after the new documents. This one merges the trailing segments no
     larger than what merges into them (a binary counter: few segments, each document copied
-    about log2(documents / batch) times), and drops segments whose documents are all deleted."""
+    about log2(documents / batch) times), and drops segments whose documents are all deleted.
+    A small write (a request's posts) merges at most LIVE_MERGE_LIMIT documents, so no request
+    rewrites a large segment; those grow in rebuilds' batches."""
     segments = list(writer.segments)
+    limit = None if incoming >= BATCH else LIVE_MERGE_LIMIT
     merged = incoming
     keep = len(segments)
     while keep and segments[keep - 1].doc_count() <= merged:
+        if limit is not None and merged + segments[keep - 1].doc_count() > limit:
+            break
         keep -= 1
         merged += segments[keep].doc_count()
     for segment in segments[keep:]:

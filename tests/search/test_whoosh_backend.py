@@ -477,6 +477,25 @@ def test_merging_keeps_documents_in_the_order_they_were_added(backend: WhooshBac
     assert len(backend._index._segments()) <= 8  # about log2 of the documents: merges keep up
 
 
+def test_small_writes_never_merge_a_large_segment(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request's posts must not rewrite a big segment (on SQLite the request holds the
+    database's write lock meanwhile); rebuild batches may."""
+    monkeypatch.setattr(whoosh_backend, "LIVE_MERGE_LIMIT", 12)
+    monkeypatch.setattr(whoosh_backend, "BATCH", 20)
+    backend.add([doc(n, "lactate") for n in range(1, 21)])  # a rebuild's batch
+    for n in range(21, 61):
+        backend.add([doc(n, "lactate")])
+    sizes = [segment.doc_count() for segment in backend._index._segments()]
+    assert sizes[0] == 20
+    assert max(sizes[1:]) <= 12
+    assert len(sizes) <= 1 + 40 // 6 + 4
+    assert index_order(backend) == list(range(1, 61))
+    backend.add([doc(n, "lactate") for n in range(61, 81)])  # another batch merges them all
+    assert [segment.doc_count() for segment in backend._index._segments()] == [80]
+
+
 def test_past_the_candidates_every_match_still_has_one_page(
     backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
