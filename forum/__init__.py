@@ -99,6 +99,7 @@ def _register_cli(app: Flask) -> None:
     from forum.cases.cli import cases_cli
     from forum.demo import demo_cli
     from forum.digest.cli import digest_cli
+    from forum.mail import mail_cli
     from forum.notifications.cli import notifications_cli
     from forum.phi.cli import phi_cli
     from forum.search.cli import search_cli
@@ -109,6 +110,7 @@ def _register_cli(app: Flask) -> None:
     app.cli.add_command(cases_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(digest_cli)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(phi_cli)
     app.cli.add_command(registry_cli)

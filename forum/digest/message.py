@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +23,7 @@ from flask import current_app
 from jinja2 import Template
 
 from forum.accounts.tokens import Purpose, make_token
-from forum.digest.content import CACHE_MAX, Digest
+from forum.digest.content import CACHE_MAX, Digest, Recipient
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,12 @@ def _part(text: str, subtype: str, boundary: str) -> bytes:
     )
 
 
+def message_id(recipient: Recipient) -> str:
+    """The digest's Message-ID: the same for every send of one member's week."""
+    host = urlsplit(current_app.config["BASE_URL"]).hostname or "curbside.invalid"
+    return f"<digest.{recipient.iso_week}.{recipient.user_id}@{host}>"
+
+
 def compose(digest: Digest, links: Links) -> Outgoing:
     """The e-mail of one digest, with List-Unsubscribe headers for one-click unsubscribe."""
     unsubscribe_url = links.unsubscribe(digest.recipient.user_id)  # one token in header and body
@@ -135,7 +141,8 @@ def compose(digest: Digest, links: Links) -> Outgoing:
         "To": digest.recipient.email,
         "Subject": subject(digest),
         "Date": formatdate(localtime=False),
-        "Message-ID": make_msgid(domain=urlsplit(config["BASE_URL"]).hostname),
+        # One id per member and week: a digest sent again after a crash is the same message.
+        "Message-ID": message_id(digest.recipient),
         # RFC 8058: a POST of "List-Unsubscribe=One-Click" to this address unsubscribes at
         # once. One token on one line: clients do not unfold or decode this header reliably.
         "List-Unsubscribe": f"<{unsubscribe_url}>",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import email
 import email.policy
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -61,8 +61,14 @@ class _FileBatch:
         self.transport.send(parsed)
 
 
-def send_batch(messages: Sequence[tuple[K, Outgoing]]) -> dict[K, Outcome]:
-    """Send messages on one connection; a dead server fails the rest of the batch for retry."""
+def send_batch(
+    messages: Sequence[tuple[K, Outgoing]], on_sent: Callable[[K], None] | None = None
+) -> dict[K, Outcome]:
+    """Send messages on one connection; a dead server fails the rest of the batch for retry.
+
+    `on_sent` hears of each message as soon as the server has accepted it, so the caller can
+    record it before the next one goes (a crash then leaves at most one send unrecorded).
+    """
     outcomes: dict[K, Outcome] = {}
     with mail.transport() as transport:
         batch: _SMTPBatch | _FileBatch
@@ -83,4 +89,6 @@ def send_batch(messages: Sequence[tuple[K, Outgoing]]) -> dict[K, Outcome]:
                 break
             else:
                 outcomes[key] = SENT
+                if on_sent is not None:
+                    on_sent(key)
     return outcomes

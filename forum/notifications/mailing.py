@@ -56,11 +56,13 @@ def _send_queued(session: Session) -> None:
         return
     with mail.transport() as transport:
         for item in queued:
+            message = _message(item)
             try:
-                transport.send(_message(item))
+                transport.send(message)
             except mail.MailError as error:
-                # The notification is in the list either way; the e-mail is a courtesy.
+                # The notification is in the list either way; the e-mail waits for a retry.
                 log.warning("Notification e-mail (%s) not sent: %s", item.kind, error)
+                mail.keep_for_retry(message, error)
 
 
 def _drop_queued(session: Session, transaction: SessionTransaction) -> None:

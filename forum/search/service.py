@@ -121,6 +121,11 @@ def drain(batch: int = DRAIN_BATCH) -> int:
     """Bring the index up to date with the outbox; returns how many rows were handled."""
     handled = 0
     while True:
+        # Another worker's drain often took this request's rows already: then nothing waits for
+        # the lock (on PostgreSQL every writing request would queue behind every drain).
+        if db.session.scalar(sa.select(SearchOutbox.id).limit(1)) is None:
+            db.session.rollback()
+            return handled
         _lock_for_draining()
         rows = db.session.execute(
             sa.select(SearchOutbox.id, SearchOutbox.post_id, SearchOutbox.thread_id)
