@@ -1065,19 +1065,9 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--seed", type=int, default=20260404, help="random seed for the data")
     options = parser.parse_args()
-    if options.posts < options.threads * pages.PAGE_SIZE:
-        parser.error("give at least 20 posts a thread, so thread pages hold 20 posts")
-    if options.clients > options.members:
-        parser.error("each client signs in as a member of its own: --clients <= --members")
     if options.clients < 1 or options.processes < 1 or options.hot_threads < 1:
         parser.error("--clients, --processes and --hot-threads must be at least 1")
-
-    print(
-        f"Seeding {options.posts:,} posts in {options.threads:,} threads by "
-        f"{options.members:,} members; {os.cpu_count()} CPUs on this machine, "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
-    databases = ("sqlite", "postgresql") if options.database == "both" else (options.database,)
+    databases = pages.checked_databases(parser, options)
     passed = True
     with tempfile.TemporaryDirectory(prefix="curbside-load-") as folder:
         for database in databases:

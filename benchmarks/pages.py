@@ -915,6 +915,23 @@ def report(results: list[Figures], options: argparse.Namespace) -> bool:
     return met
 
 
+def checked_databases(
+    parser: argparse.ArgumentParser, options: argparse.Namespace
+) -> tuple[str, ...]:
+    """Refuse sizes the pages cannot be measured with, say what will be seeded, and return the
+    databases to run on (shared with benchmarks/load.py)."""
+    if options.posts < options.threads * PAGE_SIZE:
+        parser.error("give at least 20 posts a thread, so thread pages hold 20 posts")
+    if options.clients > options.members:
+        parser.error("each client signs in as a member of its own: --clients <= --members")
+    print(
+        f"Seeding {options.posts:,} posts in {options.threads:,} threads by "
+        f"{options.members:,} members; {os.cpu_count()} CPUs on this machine, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
+    return ("sqlite", "postgresql") if options.database == "both" else (options.database,)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=100_000)
@@ -929,17 +946,7 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--seed", type=int, default=20260404, help="random seed for the data")
     options = parser.parse_args()
-    if options.posts < options.threads * PAGE_SIZE:
-        parser.error("give at least 20 posts a thread, so thread pages hold 20 posts")
-    if options.clients > options.members:
-        parser.error("each client signs in as a member of its own: --clients <= --members")
-
-    print(
-        f"Seeding {options.posts:,} posts in {options.threads:,} threads by "
-        f"{options.members:,} members; {os.cpu_count()} CPUs on this machine, "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
-    databases = ("sqlite", "postgresql") if options.database == "both" else (options.database,)
+    databases = checked_databases(parser, options)
     met = True
     with tempfile.TemporaryDirectory(prefix="curbside-bench-") as folder:
         for database in databases:
