@@ -12,10 +12,12 @@ import html
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,7 @@ from forum.search.core import (
     Phrase,
     ResultPage,
     Term,
+    words,
 )
 
 TITLE_BOOST = 2.0
@@ -129,7 +132,13 @@ SCHEMA = fields.Schema(
     author_id=fields.ID(),  # absent for anonymous posts, so no author filter can match them
     title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
     body=fields.TEXT(analyzer=ANALYZER, stored=True),
+    # Each pair of neighbouring words (in title or body) as one of PAIR_BUCKETS hashed terms:
+    # a phrase of everyday words then reads a short list of posts that may hold it, each
+    # checked against its own words, instead of word positions in every post with both words.
+    pairs=fields.KEYWORD(scorable=True),
 )
+PAIR_BUCKETS = 1 << 16  # changing it (or pair_bucket) means `flask search reindex`
+PAIRS_MARKER = "WORD_PAIRS"  # in the index folder: every post in the index has its pairs
 
 
 class WhooshBackend:
@@ -143,6 +152,9 @@ class WhooshBackend:
         self._lock_path = path.with_name(path.name + ".lock")
         self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
         self._index = self._open_or_create()
+        # Only an index built since word pairs were indexed has them for every post; an older
+        # one answers phrases by word positions until `flask search reindex` rebuilds it.
+        self._pairs = (path / PAIRS_MARKER).exists()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -183,6 +195,8 @@ class WhooshBackend:
         cached searcher notices the change)."""
         with self._locked() as deadline:
             self._writer(deadline).commit(mergetype=writing.CLEAR)
+            (self.path / PAIRS_MARKER).touch()
+        self._pairs = True
 
     def _open_or_create(self) -> Any:
         if index.exists_in(str(self.path)):
@@ -191,7 +205,9 @@ class WhooshBackend:
             self.path.mkdir(parents=True, exist_ok=True)
             if index.exists_in(str(self.path)):
                 return index.open_dir(str(self.path), schema=SCHEMA)
-            return index.create_in(str(self.path), SCHEMA)
+            created = index.create_in(str(self.path), SCHEMA)
+            (self.path / PAIRS_MARKER).touch()
+            return created
 
     @contextmanager
     def _locked(self) -> Iterator[float]:
@@ -245,8 +261,12 @@ class WhooshBackend:
         # lets through a first match that an earlier-numbered excluded post precedes.
         barred = set(searcher.docs_for_query(_any(query.excluded))) if query.excluded else None
         limit = page * per_page
+        pairs = self._pairs and _has_phrase(query)
         found = _newest_matches(
-            searcher, _all(query.groups), max(CANDIDATES + 1, limit), allowed, barred
+            searcher,
+            _all(query.groups, pairs),
+            max(CANDIDATES + 1, limit),
+            _Admission(allowed, barred, _reads_as(searcher, query) if pairs else None),
         )
         chosen = found.ranked(searcher, newest)[limit - per_page : limit]
         marked = _Marked.of(query)
@@ -335,12 +355,25 @@ class _Candidates:
         return ranked + by_date[CANDIDATES:]
 
 
+@dataclass(frozen=True)
+class _Admission:
+    """Which matches count: those the filters allow (None: all), not barred by an excluded
+    word, and that pass `check` (None: no check; else a phrase found by its pairs' buckets)."""
+
+    allowed: set[int] | None
+    barred: set[int] | None
+    check: Callable[[int], bool] | None = None
+
+    def admits(self, docnum: int) -> bool:
+        return (
+            (self.allowed is None or docnum in self.allowed)
+            and not (self.barred and docnum in self.barred)
+            and (self.check is None or self.check(docnum))
+        )
+
+
 def _newest_matches(
-    searcher: Searcher,
-    wanted_query: Any,
-    wanted: int,
-    allowed: set[int] | None,
-    barred: set[int] | None,
+    searcher: Searcher, wanted_query: Any, wanted: int, admission: _Admission
 ) -> _Candidates:
     """At least `wanted` of the newest documents matching (when there are), scored. The index
     is visited from its end in growing windows and every match in them is a candidate: a common
@@ -349,7 +382,7 @@ def _newest_matches(
     documents = searcher.doc_count_all()
     leaves = searcher.leaf_searchers()
     context = searcher.context()
-    window = _first_window(searcher, wanted_query, wanted, allowed, documents)
+    window = _first_window(searcher, wanted_query, wanted, admission.allowed, documents)
     found: list[tuple[int, float]] = []
     upper = documents
     while upper > 0 and len(found) < wanted:
@@ -359,7 +392,7 @@ def _newest_matches(
             end = min(upper - offset, subsearcher.doc_count_all())
             if start < end:  # only the segments overlapping the window
                 matcher = wanted_query.matcher(subsearcher, context)
-                found.extend(_matches_between(matcher, offset, start, end, allowed, barred))
+                found.extend(_matches_between(matcher, offset, start, end, admission))
         upper = lower
         window *= 4
     return _Candidates(found, documents - upper, documents)
@@ -379,12 +412,7 @@ def _first_window(
 
 
 def _matches_between(
-    matcher: Any,
-    offset: int,
-    start: int,
-    end: int,
-    allowed: set[int] | None,
-    barred: set[int] | None,
+    matcher: Any, offset: int, start: int, end: int, admission: _Admission
 ) -> Iterator[tuple[int, float]]:
     """(docnum, score) of the matches in [start, end) of one segment, as index document numbers."""
     if start >= end or not matcher.is_active():
@@ -395,7 +423,7 @@ def _matches_between(
         if docnum >= end:
             return
         docnum += offset
-        if (allowed is None or docnum in allowed) and not (barred and docnum in barred):
+        if admission.admits(docnum):
             yield docnum, float(matcher.score())
         matcher.next()
 
@@ -446,11 +474,21 @@ def _fields(document: Document) -> dict[str, Any]:
         "created_at": _micros(document.created_at),
         "title": document.title,
         "body": document.body,
+        "pairs": " ".join(sorted(_pair_buckets(document.title) | _pair_buckets(document.body))),
     }
     if document.author_id is not None:
         values["author_id"] = str(document.author_id)
     # Whoosh treats a missing field as "no terms"; an empty string would index an empty term.
     return {name: value for name, value in values.items() if value != ""}
+
+
+def pair_bucket(first: str, second: str) -> str:
+    """The hashed term of two neighbouring words (crc32: the same in every process)."""
+    return f"{zlib.crc32(f'{first} {second}'.encode()) % PAIR_BUCKETS:04x}"
+
+
+def _pair_buckets(text: str) -> set[str]:
+    return {pair_bucket(first, second) for first, second in pairwise(words(text))}
 
 
 def _flag(value: bool) -> str:
@@ -465,27 +503,61 @@ def _micros(moment: datetime) -> int:
 # --- query translation ---------------------------------------------------------------------
 
 
-def _all(groups: Sequence[Sequence[Clause]]) -> Any:
-    """Every group: any of its alternatives, each in title or body."""
-    return wq.And([_any(group) for group in groups])
+def _all(groups: Sequence[Sequence[Clause]], pairs: bool = False) -> Any:
+    """Every group: any of its alternatives, each in title or body. With `pairs`, a phrase
+    matches every post holding its word pairs' buckets: a superset, checked by _reads_as."""
+    return wq.And([_any(group, pairs) for group in groups])
 
 
-def _any(clauses: Sequence[Clause]) -> Any:
-    return wq.Or([_clause(clause) for clause in clauses])
+def _any(clauses: Sequence[Clause], pairs: bool = False) -> Any:
+    return wq.Or([_clause(clause, pairs) for clause in clauses])
 
 
-def _clause(clause: Clause) -> Any:
+def _clause(clause: Clause, pairs: bool = False) -> Any:
     if isinstance(clause, Phrase):
         if len(clause.words) == 1:
             return _clause(Term(clause.words[0]))
         if not clause.words:
             return wq.NullQuery
+        if pairs:
+            buckets = sorted({pair_bucket(a, b) for a, b in pairwise(clause.words)})
+            return wq.And([wq.Term("pairs", bucket) for bucket in buckets])
         return wq.Or([wq.Phrase(name, list(clause.words)) for name in TEXT_FIELDS])
     if not clause.text:  # an empty prefix would match every word
         return wq.NullQuery
     if clause.prefix:
         return wq.Or([wq.Prefix(name, clause.text) for name in TEXT_FIELDS])
     return wq.Or([wq.Term(name, clause.text) for name in TEXT_FIELDS])
+
+
+def _has_phrase(query: ParsedQuery) -> bool:
+    return any(isinstance(c, Phrase) and len(c.words) > 1 for group in query.groups for c in group)
+
+
+def _reads_as(searcher: Searcher, query: ParsedQuery) -> Callable[[int], bool]:
+    """Whether a post's own words (title or body, each on its own) satisfy every group."""
+
+    def check(docnum: int) -> bool:
+        stored = searcher.stored_fields(docnum)
+        texts = [words(stored.get("title", "")), words(stored.get("body", ""))]
+        return all(any(_holds(clause, texts) for clause in group) for group in query.groups)
+
+    return check
+
+
+def _holds(clause: Clause, texts: list[list[str]]) -> bool:
+    if isinstance(clause, Term):
+        if clause.prefix:
+            return any(word.startswith(clause.text) for text in texts for word in text)
+        return any(clause.text in text for text in texts)
+    size = len(clause.words)
+    target = list(clause.words)
+    return any(
+        text[start : start + size] == target
+        for text in texts
+        for start in range(len(text) - size + 1)
+        if text[start] == target[0]
+    )
 
 
 def _filter(filters: Filters) -> Any | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from whoosh import index
 
 from forum.search import whoosh_backend
 from forum.search.core import (
@@ -425,7 +426,7 @@ def test_results_agree_with_a_plain_reading_of_the_posts(
     def clause() -> Clause:
         roll = rng.random()
         if roll < 0.25:
-            return Phrase((rng.choice(VOCABULARY), rng.choice(VOCABULARY)))
+            return Phrase(tuple(rng.choices(VOCABULARY, k=rng.choice([2, 2, 3]))))
         if roll < 0.4:
             return Term(rng.choice(VOCABULARY)[:2], prefix=True)
         return Term(rng.choice(VOCABULARY))
@@ -450,6 +451,57 @@ def test_results_agree_with_a_plain_reading_of_the_posts(
         newest_first = sorted(expected, key=lambda document: document.created_at, reverse=True)
         assert by_date.total == len(expected)
         assert [hit.post_id for hit in by_date.hits] == [d.post_id for d in newest_first[:7]]
+
+
+# --- Phrases through word pairs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("buckets", [whoosh_backend.PAIR_BUCKETS, 2])
+def test_phrases_match_neighbouring_words_only_within_one_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int
+) -> None:
+    """With two buckets nearly every post holds every bucket: the check against the post's own
+    words must still find only the phrase."""
+    monkeypatch.setattr(whoosh_backend, "PAIR_BUCKETS", buckets)
+    backend = WhooshBackend(tmp_path / "index")
+    backend.add(
+        [
+            doc(1, "chest pain radiating to the arm"),
+            doc(2, "pain in the chest, radiating"),
+            doc(3, "chest pain then pain radiating", title="Night"),
+            doc(4, "radiating to the arm", title="Chest pain"),
+            doc(5, "pain radiating", title="A chest"),  # the title's end, then the body
+        ]
+    )
+    assert found(backend, query(Phrase(("chest", "pain")))) == {1, 3, 4}
+    assert found(backend, query(Phrase(("chest", "pain", "radiating")))) == {1}
+    assert found(backend, query((Phrase(("pain", "radiating", "to")), Term("night")))) == {1, 3}
+    assert found(backend, query(Phrase(("chest", "pain")), Term("ra", prefix=True))) == {1, 3, 4}
+
+
+def test_an_index_from_before_word_pairs_answers_phrases_by_position(tmp_path: Path) -> None:
+    """An older index has no pairs for its posts: phrases still work until a reindex."""
+    path = tmp_path / "index"
+    WhooshBackend(path)
+    (path / whoosh_backend.PAIRS_MARKER).unlink()
+    writer = index.open_dir(str(path)).writer()
+    for old in (doc(1, "chest pain radiating"), doc(2, "pain in the chest")):
+        fields = whoosh_backend._fields(old)
+        writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
+    writer.commit()
+    older = WhooshBackend(path)
+    assert found(older, query(Phrase(("chest", "pain")))) == {1}
+
+    older.clear()
+    assert (path / whoosh_backend.PAIRS_MARKER).exists()
+    older.add([doc(1, "chest pain radiating")])
+    assert found(older, query(Phrase(("chest", "pain")))) == {1}
+    assert found(WhooshBackend(path), query(Phrase(("chest", "pain")))) == {1}
+
+
+def test_pair_buckets_never_change() -> None:
+    # Stored buckets must match the ones computed for queries: a change here needs a reindex.
+    assert whoosh_backend.pair_bucket("chest", "pain") == "6d39"
 
 
 # --- Bounded candidates --------------------------------------------------------------------
