@@ -46,6 +46,7 @@ TEXT_FIELDS = ("title", "body")
 # Posts per commit in add(): a rebuild lets the outbox's small writes in between batches
 # instead of holding the lock for minutes.
 BATCH = 2000
+MERGE_FANOUT = 8  # segments of one size class merged at once (see _merge_tail)
 LIVE_MERGE_LIMIT = 8000  # documents a write smaller than BATCH may merge (about a second's work)
 LOCK_TIMEOUT = 120.0  # seconds a writer waits for the lock (a batch's merge can take a while)
 # Search scores at most the newest CANDIDATES matches (more only for deep pages), as the
@@ -432,25 +433,41 @@ def _merge_tail(writer: Any, incoming: int) -> list[Any]:
     """Copy the newest segments into the writer's new one, before the `incoming` documents, and
     return the segments kept. Search reads the newest documents first by document number, so
     merging must keep the order documents were added in; Whoosh's own policies merge segments
-    of any age and put them after the new documents. This one merges the trailing segments no
-    larger than what merges into them (a binary counter: few segments, each document copied
-    about log2(documents / batch) times), and drops segments whose documents are all deleted.
-    A small write (a request's posts) merges at most LIVE_MERGE_LIMIT documents, so no request
-    rewrites a large segment; those grow in rebuilds' batches."""
+    of any age and put them after the new documents.
+
+    This one merges the trailing segments once MERGE_FANOUT of one size class (powers of
+    MERGE_FANOUT) have gathered, or when smaller ones trail what is written: each document is
+    copied about log8(documents / batch) times, and emptied segments are dropped. A small write
+    (a request's posts) merges at most LIVE_MERGE_LIMIT documents, so no request rewrites a
+    large segment; those grow in rebuilds' batches."""
     segments = list(writer.segments)
     limit = None if incoming >= BATCH else LIVE_MERGE_LIMIT
-    merged = incoming
-    keep = len(segments)
-    while keep and segments[keep - 1].doc_count() <= merged:
-        if limit is not None and merged + segments[keep - 1].doc_count() > limit:
+    merged, keep = incoming, len(segments)
+    while keep:
+        start = keep
+        while start and _size_class(segments[start - 1].doc_count()) <= _size_class(merged):
+            start -= 1
+        taken = [segment.doc_count() for segment in segments[start:keep]]
+        smaller = any(_size_class(size) < _size_class(merged) for size in taken)
+        if not taken or (len(taken) + 1 < MERGE_FANOUT and not smaller):
             break
-        keep -= 1
-        merged += segments[keep].doc_count()
+        if limit is not None and merged + sum(taken) > limit:
+            break
+        keep, merged = start, merged + sum(taken)
     for segment in segments[keep:]:
         reader = SegmentReader(writer.storage, writer.schema, segment)
         writer.add_reader(reader)
         reader.close()
     return segments[:keep]
+
+
+def _size_class(documents: int) -> int:
+    """0 below MERGE_FANOUT documents, 1 below its square, and so on."""
+    size_class = 0
+    while documents >= MERGE_FANOUT:
+        documents //= MERGE_FANOUT
+        size_class += 1
+    return size_class
 
 
 def _delete(writer: Any, post_ids: Iterable[int]) -> None:

@@ -544,8 +544,9 @@ def test_small_writes_never_merge_a_large_segment(
     assert max(sizes[1:]) <= 12
     assert len(sizes) <= 1 + 40 // 6 + 4
     assert index_order(backend) == list(range(1, 61))
-    backend.add([doc(n, "lactate") for n in range(61, 81)])  # another batch merges them all
-    assert [segment.doc_count() for segment in backend._index._segments()] == [80]
+    backend.add([doc(n, "lactate") for n in range(61, 81)])
+    backend.add([doc(n, "lactate") for n in range(81, 101)])  # eight of a size: all merged
+    assert [segment.doc_count() for segment in backend._index._segments()] == [100]
 
 
 def test_past_the_candidates_every_match_still_has_one_page(
