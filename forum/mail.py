@@ -299,8 +299,11 @@ def retry_queued(now: datetime | None = None) -> RetryReport:
     if not folder.is_dir():
         return report
     _take_back_stale(folder, now)
+    queued = sorted(folder.glob("*.eml"))
+    if not queued:  # the usual cron run: no connection to the server for nothing
+        return report
     with transport() as chosen:
-        for path in sorted(folder.glob("*.eml")):
+        for path in queued:
             sending = _take(path)
             if sending is None:
                 continue

@@ -325,34 +325,21 @@ def stored_leaks(world: World) -> list[str]:
         for row in db.session.execute(sa.select(table)):
             text = " ".join(str(value) for value in row).lower()
             found += [f"{marker!r} kept in {table.name}" for marker in purged if marker in text]
-    anonymous_posts = sa.select(Post.id).where(Post.anonymous.is_(True))
-    named = db.session.execute(
-        sa.select(AuditEvent.action, AuditEvent.target_id)
-        .join(Post, Post.id == AuditEvent.target_id)
-        .where(
-            AuditEvent.target_type == "post",
-            AuditEvent.target_id.in_(anonymous_posts),
-            AuditEvent.actor_id == Post.author_id,
+    for model, kind in ((Post, "post"), (Thread, "thread")):
+        anonymous = sa.select(model.id).where(model.anonymous.is_(True))
+        named = db.session.execute(
+            sa.select(AuditEvent.action, AuditEvent.target_id)
+            .join(model, model.id == AuditEvent.target_id)
+            .where(
+                AuditEvent.target_type == kind,
+                AuditEvent.target_id.in_(anonymous),
+                AuditEvent.actor_id == model.author_id,
+            )
         )
-    )
-    found += [
-        f"the audit row {action} names the author of anonymous post {post}"
-        for action, post in named
-    ]
-    anonymous_threads = sa.select(Thread.id).where(Thread.anonymous.is_(True))
-    named = db.session.execute(
-        sa.select(AuditEvent.action, AuditEvent.target_id)
-        .join(Thread, Thread.id == AuditEvent.target_id)
-        .where(
-            AuditEvent.target_type == "thread",
-            AuditEvent.target_id.in_(anonymous_threads),
-            AuditEvent.actor_id == Thread.author_id,
-        )
-    )
-    found += [
-        f"the audit row {action} names the author of anonymous thread {thread}"
-        for action, thread in named
-    ]
+        found += [
+            f"the audit row {action} names the author of anonymous {kind} {target}"
+            for action, target in named
+        ]
     return found
 
 
