@@ -14,7 +14,9 @@ connection when the server keeps it), for a warm-up and then a fixed duration:
 - the home feed (`/`) of the signed-in member;
 - the ceiling: a one-line `@public` route in the same app (benchmarks/pages_wsgi.py), asked
   without a session cookie, so it is the least any request to this app costs; and the same
-  route asked with the members' sessions (each request then loads its member), for comparison.
+  route asked with the members' sessions (each request then loads its member), for comparison;
+- the floor: a thread page as if its whole HTML were cached (benchmarks/pages_wsgi.py says what
+  it still does), so the figures show how near the ceiling any thread page could come.
 
 The default of 4 clients (two a worker) keeps each sync worker busy, so the rates are the
 server's, while a request waits behind at most about one other; with many more clients than
@@ -870,6 +872,7 @@ def bench_database(database: str, options: argparse.Namespace, workdir: Path) ->
                 ("home feed", cookies, ["/"]),
                 ("ceiling", [None] * len(cookies), ["/bench/ceiling"]),
                 ("ceiling, signed in", cookies, ["/bench/ceiling"]),
+                ("floor: cached page", cookies, [f"/bench/floor/{t}" for t in seeded.thread_ids]),
             ]
             results = [
                 measure(name, port, jar, paths, options.warmup, options.duration)
@@ -911,6 +914,12 @@ def report(results: list[Figures], options: argparse.Namespace) -> bool:
     if signed_in.rate:
         print(
             f"  (thread page: {thread.rate / signed_in.rate:.0%} of the signed-in ceiling's rate)"
+        )
+    floor = results[5]
+    if ceiling.rate:
+        print(
+            f"  (a thread page served whole from a cache would reach at most "
+            f"{floor.rate / ceiling.rate:.0%} of the ceiling's rate: the floor)"
         )
     return met
 
