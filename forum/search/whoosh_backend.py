@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
+from forum.search import whoosh_postings
 from forum.search.core import (
     PER_PAGE,
     WORD,
@@ -54,6 +55,9 @@ LOCK_TIMEOUT = 120.0  # seconds a writer waits for the lock (a batch's merge can
 # documents, each four times the last, until that many are found.
 CANDIDATES = 200
 MIN_WINDOW = 2048
+SPARSE_SHARE = 8  # windows give way to sets once the next would cover 1/8 of the index
+SET_BUDGET = 400_000  # postings matching by sets may read (about 80 ms at the most)
+PREFIX_TERMS = 256  # a prefix of more words than this is matched by windows
 FILTER_CACHE = 16  # filter results kept per thread (a broad one is a set of many doc numbers)
 SNIPPET_CHARS = 240  # the length of a snippet, give or take a word
 LONG_WORD = 30  # a snippet's ends move at most this far to a space
@@ -265,7 +269,7 @@ class WhooshBackend:
         pairs = self._pairs and _has_phrase(query)
         found = _newest_matches(
             searcher,
-            _all(query.groups, pairs),
+            _Wanted(_all(query.groups, pairs), query, self._pairs),
             max(CANDIDATES + 1, limit),
             _Admission(allowed, barred, _reads_as(searcher, query) if pairs else None),
         )
@@ -323,24 +327,11 @@ class WhooshBackend:
 @dataclass
 class _Candidates:
     """The newest matches of a query (highest document numbers: Whoosh numbers documents in the
-    order they were added), scored, and what visiting them says about the rest."""
+    order they were added), scored, and how many match in all."""
 
-    matches: list[tuple[int, float]]  # (docnum, score): every match in the part visited
-    visited: int  # documents in that part: the newest `visited` of `documents`
-    documents: int
-
-    @property
-    def complete(self) -> bool:
-        """Every document was visited, so the total is a count rather than an estimate."""
-        return self.visited >= self.documents
-
-    @property
-    def total(self) -> int:
-        """Matches in all: counted, or estimated from the density in the part visited."""
-        seen = len(self.matches)
-        if self.complete or not self.visited:
-            return seen
-        return max(seen, round(seen * self.documents / self.visited))
+    matches: list[tuple[int, float]]  # (docnum, score)
+    total: int  # counted, or estimated from the part of the index visited
+    complete: bool  # the total is a count
 
     def ranked(self, searcher: Searcher, newest: bool) -> list[tuple[int, float]]:
         """Newest first by creation time (an edited post is re-added, so document order alone
@@ -373,30 +364,142 @@ class _Admission:
         )
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """What a search looks for: its Whoosh query (for matchers and scores), and the parsed
+    query it came from (for matching by sets of document numbers instead)."""
+
+    query: Any
+    parsed: ParsedQuery
+    pairs: bool  # the index holds word pairs
+
+
 def _newest_matches(
-    searcher: Searcher, wanted_query: Any, wanted: int, admission: _Admission
+    searcher: Searcher, wanted: _Wanted, count: int, admission: _Admission
 ) -> _Candidates:
-    """At least `wanted` of the newest documents matching (when there are), scored. The index
+    """At least `count` of the newest documents matching (when there are), scored. The index
     is visited from its end in growing windows and every match in them is a candidate: a common
     word matches tens of thousands of posts, and scoring them all in pure Python costs far more
-    than a page is worth (as in the PostgreSQL engine, totals beyond them are estimated)."""
+    than a page is worth (as in the PostgreSQL engine, totals beyond them are estimated).
+
+    Matches that are sparse (the next window would cover an eighth of the index or more) or
+    that need their words checked (phrases found by word pairs) are finished by sets of
+    document numbers (see whoosh_postings) when that reads few enough postings."""
     documents = searcher.doc_count_all()
     leaves = searcher.leaf_searchers()
     context = searcher.context()
-    window = _first_window(searcher, wanted_query, wanted, admission.allowed, documents)
+    window = _first_window(searcher, wanted.query, count, admission.allowed, documents)
     found: list[tuple[int, float]] = []
     upper = documents
-    while upper > 0 and len(found) < wanted:
+    by_sets = True  # until the query turns out to need too many postings
+    while upper > 0 and len(found) < count:
+        if by_sets and (admission.check is not None or window * SPARSE_SHARE >= documents):
+            groups = _group_terms(searcher.reader(), wanted.parsed, wanted.pairs)
+            if groups is not None:
+                left = count - len(found)
+                rest = _by_sets(searcher, wanted.query, groups, upper, left, admission)
+                return _Candidates(found + rest.matches, len(found) + rest.total, rest.complete)
+            by_sets = False
         lower = max(0, upper - window)
         for subsearcher, offset in leaves:
             start = max(lower - offset, 0)
             end = min(upper - offset, subsearcher.doc_count_all())
             if start < end:  # only the segments overlapping the window
-                matcher = wanted_query.matcher(subsearcher, context)
+                matcher = wanted.query.matcher(subsearcher, context)
                 found.extend(_matches_between(matcher, offset, start, end, admission))
         upper = lower
         window *= 4
-    return _Candidates(found, documents - upper, documents)
+    visited = documents - upper
+    seen = len(found)
+    total = seen if not upper or not visited else max(seen, round(seen * documents / visited))
+    return _Candidates(found, total, not upper)
+
+
+def _group_terms(
+    reader: Any, query: ParsedQuery, pairs: bool
+) -> list[whoosh_postings.GroupTerms] | None:
+    """The query's groups as index terms, or None when sets would not do: a phrase in an index
+    without word pairs, a prefix of very many words, or more postings than SET_BUDGET."""
+    groups = []
+    for group in query.groups:
+        words: list[whoosh_postings.IndexTerm] = []
+        phrases = []
+        for clause in group:
+            if isinstance(clause, Phrase) and len(clause.words) > 1:
+                if not pairs:
+                    return None
+                buckets = sorted({pair_bucket(a, b) for a, b in pairwise(clause.words)})
+                phrases.append(tuple(("pairs", bucket) for bucket in buckets))
+                continue
+            term = clause if isinstance(clause, Term) else Term(next(iter(clause.words), ""))
+            if not term.text:  # matches nothing, as in _clause
+                continue
+            for name in TEXT_FIELDS:
+                if not term.prefix:
+                    words.append((name, term.text))
+                    continue
+                expanded = list(islice(reader.expand_prefix(name, term.text), PREFIX_TERMS + 1))
+                if len(expanded) > PREFIX_TERMS:
+                    return None
+                words.extend((name, text) for text in expanded)
+        groups.append(whoosh_postings.GroupTerms(tuple(words), tuple(phrases)))
+    if whoosh_postings.postings_to_read(reader, groups) > SET_BUDGET:
+        return None
+    return groups
+
+
+def _by_sets(
+    searcher: Searcher,
+    query: Any,
+    groups: list[whoosh_postings.GroupTerms],
+    upper: int,
+    count: int,
+    admission: _Admission,
+) -> _Candidates:
+    """The newest `count` admitted matches numbered below `upper`, scored, counting the rest.
+    Only matches that some group found through a phrase's buckets alone need their words
+    checked; the total estimates those left unchecked from the share of checked ones that held."""
+    matched = whoosh_postings.group_matches(searcher.leaf_searchers(), groups, upper)
+    documents = matched.documents
+    if admission.allowed is not None:
+        documents &= admission.allowed
+    if admission.barred:
+        documents -= admission.barred
+    newest = sorted(documents, reverse=True)
+    taken: list[int] = []
+    checked = refused = position = 0
+    check = admission.check
+    while position < len(newest) and len(taken) < count:
+        docnum = newest[position]
+        position += 1
+        if check is not None and docnum in matched.unsure:
+            checked += 1
+            if not check(docnum):
+                refused += 1
+                continue
+        taken.append(docnum)
+    unchecked = sum(1 for docnum in newest[position:] if docnum in matched.unsure)
+    estimated_refusals = round(unchecked * refused / checked) if checked else 0
+    total = len(newest) - refused - (estimated_refusals if check is not None else 0)
+    return _Candidates(_scored(searcher, query, taken), total, check is None or not unchecked)
+
+
+def _scored(searcher: Searcher, query: Any, docnums: list[int]) -> list[tuple[int, float]]:
+    """Each document's score for the query, as the matchers would have given it."""
+    scores: dict[int, float] = {}
+    context = searcher.context()
+    for subsearcher, offset in searcher.leaf_searchers():
+        size = subsearcher.doc_count_all()
+        mine = sorted(docnum - offset for docnum in docnums if offset <= docnum < offset + size)
+        if not mine:
+            continue
+        matcher = query.matcher(subsearcher, context)
+        for local in mine:
+            if matcher.is_active() and matcher.id() < local:
+                matcher.skip_to(local)
+            here = matcher.is_active() and matcher.id() == local
+            scores[local + offset] = float(matcher.score()) if here else 0.0
+    return [(docnum, scores[docnum]) for docnum in docnums]
 
 
 def _first_window(

@@ -41,6 +41,17 @@ def backend(tmp_path: Path) -> WhooshBackend:
     return WhooshBackend(tmp_path / "index")
 
 
+@pytest.fixture(params=["windows", "sets"])
+def matching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of finding matches: Whoosh's matchers over windows of the newest documents,
+    and sets of document numbers read from the postings (see whoosh_postings)."""
+    if request.param == "windows":
+        monkeypatch.setattr(whoosh_backend, "SET_BUDGET", 0)  # sets never read few enough
+    else:
+        monkeypatch.setattr(whoosh_backend, "SPARSE_SHARE", 10**9)  # sets from the start
+    return str(request.param)
+
+
 def doc(post_id: int, body: str = "", title: str = "A case", **changes: Any) -> Document:
     made = Document(
         post_id=post_id,
@@ -401,6 +412,7 @@ def plainly_matches(document: Document, parsed: ParsedQuery, filters: Filters) -
     )
 
 
+@pytest.mark.usefixtures("matching")
 def test_results_agree_with_a_plain_reading_of_the_posts(
     backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -456,6 +468,7 @@ def test_results_agree_with_a_plain_reading_of_the_posts(
 # --- Phrases through word pairs ----------------------------------------------------------
 
 
+@pytest.mark.usefixtures("matching")
 @pytest.mark.parametrize("buckets", [whoosh_backend.PAIR_BUCKETS, 2])
 def test_phrases_match_neighbouring_words_only_within_one_field(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buckets: int
@@ -555,6 +568,7 @@ def test_past_the_candidates_every_match_still_has_one_page(
     """Beyond the newest CANDIDATES (visited in small windows here), relevance ranks those and
     the rest follow newest first; the total is estimated from the part visited."""
     monkeypatch.setattr(whoosh_backend, "MIN_WINDOW", 16)
+    monkeypatch.setattr(whoosh_backend, "SPARSE_SHARE", 0)  # windows all the way
     backend.add(
         [doc(n, "lactate " + "raised " * (n % 4), community_id=1 + n % 2) for n in range(1, 1001)]
     )
@@ -577,10 +591,36 @@ def test_past_the_candidates_every_match_still_has_one_page(
     assert [hit.post_id for hit in by_date.hits] == newest_first[:30]
 
 
+def test_words_common_apart_and_rare_together_are_counted_exactly_by_sets(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postings of many blocks over several segments, some posts deleted or edited: sets give
+    the same page and scores as the matchers, with an exact total."""
+    for start in range(1, 3001, 1000):  # a segment per add
+        backend.add(
+            [
+                doc(n, "lactate" + " raised" * (n % 3 == 0) + " rare" * (n % 41 == 0))
+                for n in range(start, start + 1000)
+            ]
+        )
+    backend.remove(list(range(41 * 3, 3001, 41 * 6)))  # every other post with all three
+    backend.add([doc(41 * 6, "lactate raised")])  # edited: no longer rare
+    expected = {n for n in range(1, 3001) if n % 123 == 0 and n % 246 != 123 and n != 246}
+    wanted = query(Term("lactate"), Term("raised"), Term("rare"))
+
+    by_sets = find(backend, wanted, per_page=50)
+    assert {hit.post_id for hit in by_sets.hits} == expected
+    assert (by_sets.total, by_sets.exact) == (len(expected), True)
+    monkeypatch.setattr(whoosh_backend, "SET_BUDGET", 0)
+    by_windows = find(backend, wanted, per_page=50)
+    assert by_windows.hits == by_sets.hits  # the same scores, in the same order
+
+
 def test_a_filter_narrows_the_candidates_and_the_estimate(
     backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(whoosh_backend, "MIN_WINDOW", 16)
+    monkeypatch.setattr(whoosh_backend, "SPARSE_SHARE", 0)  # windows all the way
     backend.add([doc(n, "sepsis", community_id=1 + n % 5) for n in range(1, 2001)])
     result = find(backend, query(Term("sepsis")), Filters(community_id=3), per_page=20)
     assert {hit.post_id % 5 for hit in result.hits} == {2}
