@@ -122,28 +122,44 @@ def _word_spans(value: str) -> Iterator[tuple[str, int, int]]:
 
 ANALYZER = WordsTokenizer()
 
-SCHEMA = fields.Schema(
-    post_id=fields.ID(stored=True, unique=True, sortable=True),
-    thread_id=fields.STORED(),
-    community_id=fields.ID(),
-    tags=fields.KEYWORD(lowercase=True, commas=True),
-    kind=fields.ID(),
-    age_band=fields.ID(),
-    status=fields.ID(),
-    has_poll=fields.ID(),
-    has_images=fields.ID(),
-    is_opening=fields.ID(),
-    created_at=fields.NUMERIC(numtype=int, bits=64, signed=True, sortable=True),
-    author_id=fields.ID(),  # absent for anonymous posts, so no author filter can match them
-    title=fields.TEXT(analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST),
-    body=fields.TEXT(analyzer=ANALYZER, stored=True),
-    # Each pair of neighbouring words (in title or body) as one of PAIR_BUCKETS hashed terms:
-    # a phrase of everyday words then reads a short list of posts that may hold it, each
-    # checked against its own words, instead of word positions in every post with both words.
-    pairs=fields.KEYWORD(scorable=True),
-)
+
+def _schema(positions: bool) -> fields.Schema:
+    """The index's fields; `positions` keeps word positions in title and body (older indexes
+    answer phrases by them: current ones find phrases through word pairs, checked against the
+    post's own words, and leave positions out, which makes every posting list cheaper to read
+    and to write)."""
+    return fields.Schema(
+        post_id=fields.ID(stored=True, unique=True, sortable=True),
+        thread_id=fields.STORED(),
+        community_id=fields.ID(),
+        tags=fields.KEYWORD(lowercase=True, commas=True),
+        kind=fields.ID(),
+        age_band=fields.ID(),
+        status=fields.ID(),
+        has_poll=fields.ID(),
+        has_images=fields.ID(),
+        is_opening=fields.ID(),
+        created_at=fields.NUMERIC(numtype=int, bits=64, signed=True, sortable=True),
+        author_id=fields.ID(),  # absent for anonymous posts, so no author filter can match them
+        title=fields.TEXT(
+            analyzer=ANALYZER, stored=True, field_boost=TITLE_BOOST, phrase=positions
+        ),
+        body=fields.TEXT(analyzer=ANALYZER, stored=True, phrase=positions),
+        # Each pair of neighbouring words (in title or body) as one of PAIR_BUCKETS hashed terms:
+        # a phrase of everyday words then reads a short list of posts that may hold it, each
+        # checked against its own words, instead of word positions in every post with both words.
+        pairs=fields.KEYWORD(scorable=True),
+    )
+
+
+SCHEMA = _schema(positions=False)
+LEGACY_SCHEMA = _schema(positions=True)  # an index without FORMAT_MARKER was written with it
 PAIR_BUCKETS = 1 << 16  # changing it (or pair_bucket) means `flask search reindex`
-PAIRS_MARKER = "WORD_PAIRS"  # in the index folder: every post in the index has its pairs
+# Marker files in the index folder. FORMAT_MARKER: the current format (word pairs, no word
+# positions). PAIRS_MARKER alone: an older index with word pairs and positions. Neither: an
+# index from before word pairs, which answers phrases by positions until reindexed.
+FORMAT_MARKER = "FORMAT_3"
+PAIRS_MARKER = "WORD_PAIRS"
 
 
 class WhooshBackend:
@@ -157,9 +173,10 @@ class WhooshBackend:
         self._lock_path = path.with_name(path.name + ".lock")
         self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
         self._index = self._open_or_create()
+        self._current = (path / FORMAT_MARKER).exists()
         # Only an index built since word pairs were indexed has them for every post; an older
         # one answers phrases by word positions until `flask search reindex` rebuilds it.
-        self._pairs = (path / PAIRS_MARKER).exists()
+        self._pairs = self._current or (path / PAIRS_MARKER).exists()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -199,20 +216,33 @@ class WhooshBackend:
         """Empty the index: a new generation with no segments (generations only grow, so every
         cached searcher notices the change)."""
         with self._locked() as deadline:
+            self._index = index.open_dir(str(self.path), schema=SCHEMA)  # an older format ends
             self._writer(deadline).commit(mergetype=writing.CLEAR)
-            (self.path / PAIRS_MARKER).touch()
-        self._pairs = True
+            (self.path / FORMAT_MARKER).touch()
+        self._current = self._pairs = True
 
     def _open_or_create(self) -> Any:
         if index.exists_in(str(self.path)):
-            return index.open_dir(str(self.path), schema=SCHEMA)
+            return self._open()
         with self._locked():  # two processes starting at once must not both create it
             self.path.mkdir(parents=True, exist_ok=True)
             if index.exists_in(str(self.path)):
-                return index.open_dir(str(self.path), schema=SCHEMA)
+                return self._open()
             created = index.create_in(str(self.path), SCHEMA)
-            (self.path / PAIRS_MARKER).touch()
+            (self.path / FORMAT_MARKER).touch()
             return created
+
+    def _open(self) -> Any:
+        current = (self.path / FORMAT_MARKER).exists()
+        return index.open_dir(str(self.path), schema=SCHEMA if current else LEGACY_SCHEMA)
+
+    def _follow_reindex(self) -> None:
+        """Another process may have rebuilt an older index in the current format (the marker
+        appears once it is empty): from then on, read and write it as such."""
+        if not self._current and (self.path / FORMAT_MARKER).exists():
+            self._index = index.open_dir(str(self.path), schema=SCHEMA)
+            self._current = self._pairs = True
+            self._local = threading.local()
 
     @contextmanager
     def _locked(self) -> Iterator[float]:
@@ -238,6 +268,7 @@ class WhooshBackend:
     def _writer(self, deadline: float) -> Any:
         """A writer; Whoosh's own lock is free unless something outside this class writes, so
         wait for it (Whoosh retries internally) only as long as the deadline allows."""
+        self._follow_reindex()
         remaining = max(deadline - time.monotonic(), 0.0)
         try:
             return self._index.writer(timeout=remaining, delay=0.05)
@@ -264,14 +295,14 @@ class WhooshBackend:
             return ResultPage()
         # Excluded posts as a set rather than an AndNot query: Whoosh 2.7.4's AndNotMatcher
         # lets through a first match that an earlier-numbered excluded post precedes.
-        barred = set(searcher.docs_for_query(_any(query.excluded))) if query.excluded else None
+        barred, maybe_barred = self._excluded(searcher, query)
         limit = page * per_page
         pairs = self._pairs and _has_phrase(query)
         found = _newest_matches(
             searcher,
             _Wanted(_all(query.groups, pairs), query, self._pairs),
             max(CANDIDATES + 1, limit),
-            _Admission(allowed, barred, _reads_as(searcher, query) if pairs else None),
+            _Admission(allowed, barred, maybe_barred, _reads_as(searcher, query), pairs),
         )
         chosen = found.ranked(searcher, newest)[limit - per_page : limit]
         marked = _Marked.of(query)
@@ -299,6 +330,7 @@ class WhooshBackend:
     def _searcher(self) -> Searcher:
         """This thread's searcher, refreshed to the latest commit (cheap when nothing changed:
         unchanged segments are reused)."""
+        self._follow_reindex()
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # never share file handles across a fork
             searcher = self._index.searcher()
@@ -309,6 +341,19 @@ class WhooshBackend:
             local.searcher = searcher
             local.allowed = {}
         return searcher
+
+    def _excluded(
+        self, searcher: Searcher, query: ParsedQuery
+    ) -> tuple[set[int] | None, set[int] | None]:
+        """Posts an excluded word (or phrase, by positions) bars, and posts holding an excluded
+        phrase's word-pair buckets, which it bars only if their words hold it."""
+        if not query.excluded:
+            return None, None
+        by_pairs = [c for c in query.excluded if self._pairs and _is_phrase(c)]
+        rest = [c for c in query.excluded if c not in by_pairs]
+        barred = set(searcher.docs_for_query(_any(rest))) if rest else None
+        maybe = set(searcher.docs_for_query(_any(by_pairs, pairs=True))) if by_pairs else None
+        return barred, maybe
 
     def _allowed(self, searcher: Searcher, filters: Filters) -> set[int] | None:
         """The documents the filters allow (None: all), kept until the index changes: the same
@@ -350,18 +395,22 @@ class _Candidates:
 @dataclass(frozen=True)
 class _Admission:
     """Which matches count: those the filters allow (None: all), not barred by an excluded
-    word, and that pass `check` (None: no check; else a phrase found by its pairs' buckets)."""
+    word, and whose own words pass `check` when a phrase was found by word-pair buckets (for
+    every match when `check_every`, else for those holding an excluded phrase's buckets)."""
 
     allowed: set[int] | None
     barred: set[int] | None
+    maybe_barred: set[int] | None = None
     check: Callable[[int], bool] | None = None
+    check_every: bool = False
 
     def admits(self, docnum: int) -> bool:
-        return (
-            (self.allowed is None or docnum in self.allowed)
-            and not (self.barred and docnum in self.barred)
-            and (self.check is None or self.check(docnum))
-        )
+        if self.allowed is not None and docnum not in self.allowed:
+            return False
+        if self.barred and docnum in self.barred:
+            return False
+        unsure = self.check_every or bool(self.maybe_barred and docnum in self.maybe_barred)
+        return not unsure or self.check is None or self.check(docnum)
 
 
 @dataclass(frozen=True)
@@ -393,7 +442,7 @@ def _newest_matches(
     upper = documents
     by_sets = True  # until the query turns out to need too many postings
     while upper > 0 and len(found) < count:
-        if by_sets and (admission.check is not None or window * SPARSE_SHARE >= documents):
+        if by_sets and (admission.check_every or window * SPARSE_SHARE >= documents):
             groups = _group_terms(searcher.reader(), wanted.parsed, wanted.pairs)
             if groups is not None:
                 left = count - len(found)
@@ -465,6 +514,7 @@ def _by_sets(
         documents &= admission.allowed
     if admission.barred:
         documents -= admission.barred
+    unsure = matched.unsure | (documents & (admission.maybe_barred or set()))
     newest = sorted(documents, reverse=True)
     taken: list[int] = []
     checked = refused = position = 0
@@ -472,13 +522,13 @@ def _by_sets(
     while position < len(newest) and len(taken) < count:
         docnum = newest[position]
         position += 1
-        if check is not None and docnum in matched.unsure:
+        if check is not None and docnum in unsure:
             checked += 1
             if not check(docnum):
                 refused += 1
                 continue
         taken.append(docnum)
-    unchecked = sum(1 for docnum in newest[position:] if docnum in matched.unsure)
+    unchecked = sum(1 for docnum in newest[position:] if docnum in unsure)
     estimated_refusals = round(unchecked * refused / checked) if checked else 0
     total = len(newest) - refused - (estimated_refusals if check is not None else 0)
     return _Candidates(_scored(searcher, query, taken), total, check is None or not unchecked)
@@ -650,17 +700,24 @@ def _clause(clause: Clause, pairs: bool = False) -> Any:
     return wq.Or([wq.Term(name, clause.text) for name in TEXT_FIELDS])
 
 
+def _is_phrase(clause: Clause) -> bool:
+    return isinstance(clause, Phrase) and len(clause.words) > 1
+
+
 def _has_phrase(query: ParsedQuery) -> bool:
-    return any(isinstance(c, Phrase) and len(c.words) > 1 for group in query.groups for c in group)
+    return any(_is_phrase(clause) for group in query.groups for clause in group)
 
 
 def _reads_as(searcher: Searcher, query: ParsedQuery) -> Callable[[int], bool]:
-    """Whether a post's own words (title or body, each on its own) satisfy every group."""
+    """Whether a post's own words (title or body, each on its own) satisfy every group and
+    hold nothing excluded."""
 
     def check(docnum: int) -> bool:
         stored = searcher.stored_fields(docnum)
         texts = [words(stored.get("title", "")), words(stored.get("body", ""))]
-        return all(any(_holds(clause, texts) for clause in group) for group in query.groups)
+        return all(
+            any(_holds(clause, texts) for clause in group) for group in query.groups
+        ) and not any(_holds(clause, texts) for clause in query.excluded)
 
     return check
 

@@ -492,24 +492,41 @@ def test_phrases_match_neighbouring_words_only_within_one_field(
     assert found(backend, query(Phrase(("chest", "pain")), Term("ra", prefix=True))) == {1, 3, 4}
 
 
-def test_an_index_from_before_word_pairs_answers_phrases_by_position(tmp_path: Path) -> None:
-    """An older index has no pairs for its posts: phrases still work until a reindex."""
-    path = tmp_path / "index"
-    WhooshBackend(path)
-    (path / whoosh_backend.PAIRS_MARKER).unlink()
-    writer = index.open_dir(str(path)).writer()
-    for old in (doc(1, "chest pain radiating"), doc(2, "pain in the chest")):
-        fields = whoosh_backend._fields(old)
-        writer.add_document(**{k: v for k, v in fields.items() if k != "pairs"})
+def _older_index(path: Path, documents: list[Document], pairs: bool) -> None:
+    """An index as earlier versions wrote it: word positions, and word pairs or not."""
+    path.mkdir()
+    writer = index.create_in(str(path), whoosh_backend.LEGACY_SCHEMA).writer()
+    for older in documents:
+        fields = whoosh_backend._fields(older)
+        writer.add_document(**{k: v for k, v in fields.items() if pairs or k != "pairs"})
     writer.commit()
+    if pairs:
+        (path / whoosh_backend.PAIRS_MARKER).touch()
+
+
+@pytest.mark.parametrize("pairs", [False, True])
+def test_an_older_index_answers_phrases_until_reindexed_in_the_current_format(
+    tmp_path: Path, pairs: bool
+) -> None:
+    """Before word pairs, phrases went by word positions; then pairs came beside positions;
+    the current format has pairs and no positions. Each older one still answers."""
+    path = tmp_path / "index"
+    _older_index(path, [doc(1, "chest pain radiating"), doc(2, "pain in the chest")], pairs)
     older = WhooshBackend(path)
+    elsewhere = WhooshBackend(path)  # another worker, opened before the reindex
     assert found(older, query(Phrase(("chest", "pain")))) == {1}
+    assert found(older, query(Term("chest"), Term("radiating"))) == {1}
 
     older.clear()
-    assert (path / whoosh_backend.PAIRS_MARKER).exists()
-    older.add([doc(1, "chest pain radiating")])
+    assert (path / whoosh_backend.FORMAT_MARKER).exists()
+    older.add([doc(1, "chest pain radiating"), doc(3, "pain, chest")])
     assert found(older, query(Phrase(("chest", "pain")))) == {1}
     assert found(WhooshBackend(path), query(Phrase(("chest", "pain")))) == {1}
+    assert found(elsewhere, query(Phrase(("chest", "pain")))) == {1}
+    elsewhere.add([doc(4, "a chest pain at rest")])  # written in the current format
+    reader = WhooshBackend(path)._searcher().reader()
+    assert not reader.schema["body"].format.supports("positions")
+    assert found(older, query(Phrase(("chest", "pain")))) == {1, 4}
 
 
 def test_pair_buckets_never_change() -> None:
