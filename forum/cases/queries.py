@@ -230,7 +230,7 @@ def thread_page(viewer: User, thread: Thread, page: int) -> ThreadPage | None:
     if not posts and page > 1:
         return None  # past the last page
     pages = max(1, -(-total // PAGE_SIZE))
-    marks = _viewer_marks(viewer, thread, [post.id for post in posts])
+    marks = viewer_marks(viewer, thread, [post.id for post in posts])
     poll = polls.poll_view(thread.poll, viewer, utcnow()) if thread.poll is not None else None
     return ThreadPage(
         thread=thread,
@@ -305,7 +305,7 @@ def _page_posts(viewer: User, thread: Thread, page: int) -> tuple[list[PostRow],
 
 @functools.cache
 def _marks_query() -> sa.CompoundSelect:
-    """The viewer's marks on a thread page (see _viewer_marks), built once, values bound."""
+    """The viewer's marks on a thread page (see viewer_marks), built once, values bound."""
     viewer: sa.BindParameter[int] = sa.bindparam("viewer_id")
     thread: sa.BindParameter[int] = sa.bindparam("thread_id")
     ids: sa.BindParameter[list[int]] = sa.bindparam("post_ids", expanding=True)
@@ -324,7 +324,7 @@ def _marks_query() -> sa.CompoundSelect:
     )  # fmt: skip
 
 
-def _viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> dict[str, set[int]]:
+def viewer_marks(viewer: User, thread: Thread, ids: list[int]) -> dict[str, set[int]]:
     """In one query: the viewer's helpful votes and bookmarks among the posts, whether they
     follow the thread and have read its latest activity, and whether it is locked."""
     values = {

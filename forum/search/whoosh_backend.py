@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from whoosh import fields, index, writing
 from whoosh import query as wq
@@ -400,9 +400,9 @@ class _Admission:
 
     allowed: set[int] | None
     barred: set[int] | None
-    maybe_barred: set[int] | None = None
-    check: Callable[[int], bool] | None = None
-    check_every: bool = False
+    maybe_barred: set[int] | None
+    check: Callable[[int], bool]
+    check_every: bool
 
     def admits(self, docnum: int) -> bool:
         if self.allowed is not None and docnum not in self.allowed:
@@ -410,7 +410,7 @@ class _Admission:
         if self.barred and docnum in self.barred:
             return False
         unsure = self.check_every or bool(self.maybe_barred and docnum in self.maybe_barred)
-        return not unsure or self.check is None or self.check(docnum)
+        return not unsure or self.check(docnum)
 
 
 @dataclass(frozen=True)
@@ -474,13 +474,12 @@ def _group_terms(
         words: list[whoosh_postings.IndexTerm] = []
         phrases = []
         for clause in group:
-            if isinstance(clause, Phrase) and len(clause.words) > 1:
+            if _is_phrase(clause):
                 if not pairs:
                     return None
-                buckets = sorted({pair_bucket(a, b) for a, b in pairwise(clause.words)})
-                phrases.append(tuple(("pairs", bucket) for bucket in buckets))
+                phrases.append(tuple(("pairs", bucket) for bucket in _phrase_buckets(clause)))
                 continue
-            term = clause if isinstance(clause, Term) else Term(next(iter(clause.words), ""))
+            term = _as_term(clause)
             if not term.text:  # matches nothing, as in _clause
                 continue
             for name in TEXT_FIELDS:
@@ -518,20 +517,19 @@ def _by_sets(
     newest = sorted(documents, reverse=True)
     taken: list[int] = []
     checked = refused = position = 0
-    check = admission.check
     while position < len(newest) and len(taken) < count:
         docnum = newest[position]
         position += 1
-        if check is not None and docnum in unsure:
+        if docnum in unsure:
             checked += 1
-            if not check(docnum):
+            if not admission.check(docnum):
                 refused += 1
                 continue
         taken.append(docnum)
     unchecked = sum(1 for docnum in newest[position:] if docnum in unsure)
     estimated_refusals = round(unchecked * refused / checked) if checked else 0
-    total = len(newest) - refused - (estimated_refusals if check is not None else 0)
-    return _Candidates(_scored(searcher, query, taken), total, check is None or not unchecked)
+    total = len(newest) - refused - estimated_refusals
+    return _Candidates(_scored(searcher, query, taken), total, not unchecked)
 
 
 def _scored(searcher: Searcher, query: Any, docnums: list[int]) -> list[tuple[int, float]]:
@@ -684,24 +682,30 @@ def _any(clauses: Sequence[Clause], pairs: bool = False) -> Any:
 
 
 def _clause(clause: Clause, pairs: bool = False) -> Any:
-    if isinstance(clause, Phrase):
-        if len(clause.words) == 1:
-            return _clause(Term(clause.words[0]))
-        if not clause.words:
-            return wq.NullQuery
+    if _is_phrase(clause):
         if pairs:
-            buckets = sorted({pair_bucket(a, b) for a, b in pairwise(clause.words)})
-            return wq.And([wq.Term("pairs", bucket) for bucket in buckets])
+            return wq.And([wq.Term("pairs", bucket) for bucket in _phrase_buckets(clause)])
         return wq.Or([wq.Phrase(name, list(clause.words)) for name in TEXT_FIELDS])
-    if not clause.text:  # an empty prefix would match every word
+    term = _as_term(clause)
+    if not term.text:  # an empty prefix would match every word
         return wq.NullQuery
-    if clause.prefix:
-        return wq.Or([wq.Prefix(name, clause.text) for name in TEXT_FIELDS])
-    return wq.Or([wq.Term(name, clause.text) for name in TEXT_FIELDS])
+    if term.prefix:
+        return wq.Or([wq.Prefix(name, term.text) for name in TEXT_FIELDS])
+    return wq.Or([wq.Term(name, term.text) for name in TEXT_FIELDS])
 
 
-def _is_phrase(clause: Clause) -> bool:
+def _is_phrase(clause: Clause) -> TypeGuard[Phrase]:
     return isinstance(clause, Phrase) and len(clause.words) > 1
+
+
+def _as_term(clause: Clause) -> Term:
+    """A clause that is not a phrase of several words, as a term (an empty phrase: no text)."""
+    return clause if isinstance(clause, Term) else Term(next(iter(clause.words), ""))
+
+
+def _phrase_buckets(phrase: Phrase) -> list[str]:
+    """The pair-bucket terms a post holding the phrase holds (each once, in order)."""
+    return sorted({pair_bucket(a, b) for a, b in pairwise(phrase.words)})
 
 
 def _has_phrase(query: ParsedQuery) -> bool:

@@ -65,7 +65,7 @@ def group_matches(
 
     documents: set[int] | None = None
     unsure: set[int] = set()
-    for group in sorted(groups, key=lambda g: len(g.words) + len(g.phrases)):
+    for group in groups:
         plain = set().union(*(ids(term) for term in group.words))
         by_phrase: set[int] = set()
         for phrase in group.phrases:

@@ -42,14 +42,13 @@ def backend(tmp_path: Path) -> WhooshBackend:
 
 
 @pytest.fixture(params=["windows", "sets"])
-def matching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+def matching(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways of finding matches: Whoosh's matchers over windows of the newest documents,
     and sets of document numbers read from the postings (see whoosh_postings)."""
     if request.param == "windows":
         monkeypatch.setattr(whoosh_backend, "SET_BUDGET", 0)  # sets never read few enough
     else:
         monkeypatch.setattr(whoosh_backend, "SPARSE_SHARE", 10**9)  # sets from the start
-    return str(request.param)
 
 
 def doc(post_id: int, body: str = "", title: str = "A case", **changes: Any) -> Document:
