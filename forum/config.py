@@ -129,6 +129,14 @@ SETTINGS: tuple[Setting, ...] = (
         "the database). Default: `postgres` on PostgreSQL, `whoosh` otherwise.",
     ),
     Setting(
+        "FORUM_SEARCH_REBUILD_PROCESSES",
+        "SEARCH_REBUILD_PROCESSES",
+        0,
+        _count,
+        "Worker processes `flask search reindex` writes a Whoosh index with (each may use about "
+        "3 GB). 0: one per core.",
+    ),
+    Setting(
         "FORUM_SESSION_IDLE_MINUTES",
         "SESSION_IDLE_MINUTES",
         30,

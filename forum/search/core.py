@@ -7,7 +7,7 @@ everything else (the outbox, the CLI, the page) talks to Backend only.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -131,7 +131,13 @@ class Backend(Protocol):
         """Every indexed post id (for `flask search check`)."""
 
     def clear(self) -> None:
-        """Empty the index (before a rebuild)."""
+        """Empty the index."""
+
+    def rebuild(
+        self, batches: Iterable[Sequence[Document]], progress: Callable[[int], None]
+    ) -> set[int]:
+        """Empty the index and fill it with these documents, calling `progress` with each
+        number indexed; returns posts other writers touched meanwhile, to index again."""
 
 
 WORD = re.compile(r"[^\W_]+")

@@ -17,7 +17,7 @@ migration creates it through create_schema() when it runs on PostgreSQL.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice, pairwise
 from typing import Any
 
@@ -469,6 +469,16 @@ class PgBackend:
     def clear(self) -> None:
         with self.engine.begin() as connection:
             connection.execute(sa.text("TRUNCATE search_document"))
+
+    def rebuild(
+        self, batches: Iterable[Sequence[Document]], progress: Callable[[int], None]
+    ) -> set[int]:
+        """Batch by batch, each in a transaction of its own, as the caller reads them."""
+        self.clear()
+        for batch in batches:
+            self.add(batch)
+            progress(len(batch))
+        return set()
 
     def search(
         self,

@@ -70,7 +70,10 @@ def _make_backend(app: Flask) -> Backend:
         return pg_backend.PgBackend(db.engine)
     from forum.search.whoosh_backend import WhooshBackend
 
-    return WhooshBackend(Path(app.instance_path) / "search-index")
+    return WhooshBackend(
+        Path(app.instance_path) / "search-index",
+        processes=app.config["SEARCH_REBUILD_PROCESSES"],
+    )
 
 
 # --- Draining the outbox ------------------------------------------------------------------------
@@ -176,15 +179,21 @@ def reindex(progress: Callable[[int], None] = lambda _: None) -> int:
     _lock_for_draining()
     started_at = db.session.scalar(sa.select(sa.func.max(SearchOutbox.id))) or 0
     db.session.rollback()
-    backend().clear()
     total = 0
-    for ids in searchable_ids():
-        posts = _load_posts(set(ids), set())
-        backend().add([documents.document(post, post.thread) for post in posts])
-        total += len(posts)
-        progress(len(posts))
-        db.session.expunge_all()  # keep memory flat over a large forum
-    # What changed during the rebuild is still in the outbox and is drained after it.
+
+    def batches() -> Iterator[list[Document]]:
+        nonlocal total
+        for ids in searchable_ids():
+            posts = _load_posts(set(ids), set())
+            yield [documents.document(post, post.thread) for post in posts]
+            total += len(posts)
+            db.session.expunge_all()  # keep memory flat over a large forum
+
+    touched = sorted(backend().rebuild(batches(), progress))
+    # Posts written by requests during the rebuild: its copies of them may be older.
+    for start in range(0, len(touched), DRAIN_BATCH):
+        apply(set(touched[start : start + DRAIN_BATCH]), set())
+    # What changed during the rebuild and is not drained yet is still in the outbox.
     db.session.execute(sa.delete(SearchOutbox).where(SearchOutbox.id <= started_at))
     db.session.commit()
     return total

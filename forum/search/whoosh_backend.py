@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import html
 import os
+import shutil
 import threading
 import time
 import zlib
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from whoosh import fields, index, writing
 from whoosh import query as wq
@@ -42,10 +43,13 @@ from forum.search.core import (
     words,
 )
 
+if TYPE_CHECKING:  # whoosh_rebuild imports this module: the backend imports it when rebuilding
+    from forum.search import whoosh_rebuild
+
 TITLE_BOOST = 2.0
 TEXT_FIELDS = ("title", "body")
-# Posts per commit in add(): a rebuild lets the outbox's small writes in between batches
-# instead of holding the lock for minutes.
+# Posts per commit in add(): a large write (every post of a moved thread, say) lets other
+# writers in between batches instead of holding the lock for minutes.
 BATCH = 2000
 MERGE_FANOUT = 8  # segments of one size class merged at once (see _merge_tail)
 LIVE_MERGE_LIMIT = 8000  # documents a write smaller than BATCH may merge (about a second's work)
@@ -160,6 +164,7 @@ PAIR_BUCKETS = 1 << 16  # changing it (or pair_bucket) means `flask search reind
 # index from before word pairs, which answers phrases by positions until reindexed.
 FORMAT_MARKER = "FORMAT_3"
 PAIRS_MARKER = "WORD_PAIRS"
+JOURNAL = "REBUILDING"  # while a rebuild runs: the posts other writers touched meanwhile
 
 
 class WhooshBackend:
@@ -167,10 +172,14 @@ class WhooshBackend:
 
     name = "whoosh"
 
-    def __init__(self, path: Path, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(
+        self, path: Path, lock_timeout: float = LOCK_TIMEOUT, processes: int | None = None
+    ) -> None:
         self.path = path
         self.lock_timeout = lock_timeout
+        self.processes = processes or os.cpu_count() or 1  # a rebuild's worker processes
         self._lock_path = path.with_name(path.name + ".lock")
+        self._journal_path = path / JOURNAL
         self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
         self._index = self._open_or_create()
         self._current = (path / FORMAT_MARKER).exists()
@@ -193,7 +202,8 @@ class WhooshBackend:
                     _delete(writer, [document.post_id for document in batch])
                     kept = _merge_tail(writer, len(batch))
                     for document in batch:
-                        writer.add_document(**_fields(document))
+                        writer.add_document(**index_fields(document))
+                    self._journal(document.post_id for document in batch)
                 except BaseException:
                     writer.cancel()
                     raise
@@ -207,19 +217,67 @@ class WhooshBackend:
             writer = self._writer(deadline)
             try:
                 _delete(writer, post_ids)
+                self._journal(post_ids)
             except BaseException:
                 writer.cancel()
                 raise
             writer.commit(merge=False)  # merging would reorder documents (see _merge_tail)
 
     def clear(self) -> None:
-        """Empty the index: a new generation with no segments (generations only grow, so every
-        cached searcher notices the change)."""
+        """Empty the index."""
         with self._locked() as deadline:
-            self._index = index.open_dir(str(self.path), schema=SCHEMA)  # an older format ends
-            self._writer(deadline).commit(mergetype=writing.CLEAR)
-            (self.path / FORMAT_MARKER).touch()
+            self._empty(deadline)
+
+    def rebuild(
+        self, batches: Iterable[Sequence[Document]], progress: Callable[[int], None]
+    ) -> set[int]:
+        """Empty the index and fill it with these documents, in order, on every core (see
+        whoosh_rebuild); returns the posts that other writers added or removed meanwhile. The
+        rebuild's copies of those may be older than theirs: index them again afterwards."""
+        from forum.search import whoosh_rebuild
+
+        staging_root = self.path.with_name(self.path.name + ".build")
+        shutil.rmtree(staging_root, ignore_errors=True)  # left by a rebuild that was killed
+        with self._locked() as deadline:
+            self._empty(deadline)
+            self._journal_path.write_text("")
+        try:
+            for built in whoosh_rebuild.built_segments(batches, staging_root, self.processes):
+                self._adopt(built)
+                progress(built.documents)
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)
+            with self._locked():
+                touched = self._journal_path.read_text().split()
+                self._journal_path.unlink()
+        return {int(post_id) for post_id in touched}
+
+    def _empty(self, deadline: float) -> None:
+        """A new generation with no segments (generations only grow, so every cached searcher
+        notices the change)."""
+        self._index = index.open_dir(str(self.path), schema=SCHEMA)  # an older format ends
+        self._writer(deadline).commit(mergetype=writing.CLEAR)
+        (self.path / FORMAT_MARKER).touch()
         self._current = self._pairs = True
+
+    def _adopt(self, built: whoosh_rebuild.BuiltSegment) -> None:
+        """Move a segment written elsewhere into the index, after its last document."""
+        with self._locked() as deadline:
+            writer = self._writer(deadline)
+            try:
+                for file in built.files():
+                    os.replace(file, self.path / file.name)  # same file system: a rename
+            except BaseException:
+                writer.cancel()
+                raise
+            writer.commit(mergetype=lambda _writer, segments: [*segments, built.segment])
+
+    def _journal(self, post_ids: Iterable[int]) -> None:
+        """While a rebuild runs (in any process), note the posts written outside it. Called
+        with the writers' lock held."""
+        if self._journal_path.exists():
+            with self._journal_path.open("a") as journal:
+                journal.write("".join(f"{post_id}\n" for post_id in post_ids))
 
     def _open_or_create(self) -> Any:
         if index.exists_in(str(self.path)):
@@ -590,7 +648,7 @@ def _merge_tail(writer: Any, incoming: int) -> list[Any]:
     MERGE_FANOUT) have gathered, or when smaller ones trail what is written: each document is
     copied about log8(documents / batch) times, and emptied segments are dropped. A small write
     (a request's posts) merges at most LIVE_MERGE_LIMIT documents, so no request rewrites a
-    large segment; those grow in rebuilds' batches."""
+    large segment; those come from rebuilds (see whoosh_rebuild) and large writes."""
     segments = list(writer.segments)
     limit = None if incoming >= BATCH else LIVE_MERGE_LIMIT
     merged, keep = incoming, len(segments)
@@ -627,7 +685,7 @@ def _delete(writer: Any, post_ids: Iterable[int]) -> None:
             writer.delete_by_term("post_id", str(post_id), searcher=searcher)
 
 
-def _fields(document: Document) -> dict[str, Any]:
+def index_fields(document: Document) -> dict[str, Any]:
     values: dict[str, Any] = {
         "post_id": str(document.post_id),
         "thread_id": document.thread_id,

@@ -3,8 +3,9 @@ move and anonymity, through the outbox, on both engines (SQLite: Whoosh; Postgre
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -160,3 +161,42 @@ def test_sync_catches_up_after_a_crash_and_check_and_reindex_repair(
     assert rebuilt.exit_code == 0, rebuilt.output
     assert runner.invoke(args=["search", "check"]).exit_code == 0
     assert result_titles(search_page(client, "hypokalaemia"))
+
+
+def test_posts_changed_while_the_index_is_rebuilt_end_up_as_they_are_now(
+    kit: Kit,
+    reader: tuple[Member, FormClient],
+    quiet_detector: None,
+    moderator: Member,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request edits one post and hides another after the rebuild has read them: the
+    rebuild's copies are older than what the request indexed."""
+    author = kit.member()
+    thread_id = kit.case(kit.member())
+    edited = kit.reply(author, thread_id, "Start colchicine.")
+    hidden = kit.reply(author, thread_id, "Check ferritin.")
+    drain(kit)
+    every_batch = service.searchable_ids
+    changed: list[bool] = []
+
+    def changing_midway() -> Iterator[list[int]]:
+        for ids in every_batch():
+            yield ids
+            if not changed:
+                changed.append(True)
+                cases.edit_post(kit.user(author), kit.post(edited), "Start indomethacin.")
+                moderation.hide_post(kit.user(moderator), kit.post(hidden), "Off topic.")
+                db.session.commit()
+                service.drain()  # as the request would after its commit
+
+    monkeypatch.setattr(service, "searchable_ids", changing_midway)
+    with kit.db():
+        service.reindex()
+    assert changed
+    _, client = reader
+    assert not result_titles(search_page(client, "colchicine"))
+    assert [post for post, _ in result_titles(search_page(client, "indomethacin"))] == [edited]
+    assert not result_titles(search_page(client, "ferritin"))
+    with kit.db():
+        assert service.check().in_step

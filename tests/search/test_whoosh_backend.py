@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import multiprocessing
 import random
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Barrier
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from whoosh import index
 
-from forum.search import whoosh_backend
+from forum.search import whoosh_backend, whoosh_rebuild
 from forum.search.core import (
     Clause,
     Document,
@@ -496,7 +497,7 @@ def _older_index(path: Path, documents: list[Document], pairs: bool) -> None:
     path.mkdir()
     writer = index.create_in(str(path), whoosh_backend.LEGACY_SCHEMA).writer()
     for older in documents:
-        fields = whoosh_backend._fields(older)
+        fields = whoosh_backend.index_fields(older)
         writer.add_document(**{k: v for k, v in fields.items() if pairs or k != "pairs"})
     writer.commit()
     if pairs:
@@ -562,10 +563,10 @@ def test_small_writes_never_merge_a_large_segment(
     backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A request's posts must not rewrite a big segment (on SQLite the request holds the
-    database's write lock meanwhile); rebuild batches may."""
+    database's write lock meanwhile); large writes may."""
     monkeypatch.setattr(whoosh_backend, "LIVE_MERGE_LIMIT", 12)
     monkeypatch.setattr(whoosh_backend, "BATCH", 20)
-    backend.add([doc(n, "lactate") for n in range(1, 21)])  # a rebuild's batch
+    backend.add([doc(n, "lactate") for n in range(1, 21)])  # a large write
     for n in range(21, 61):
         backend.add([doc(n, "lactate")])
     sizes = [segment.doc_count() for segment in backend._index._segments()]
@@ -576,6 +577,89 @@ def test_small_writes_never_merge_a_large_segment(
     backend.add([doc(n, "lactate") for n in range(61, 81)])
     backend.add([doc(n, "lactate") for n in range(81, 101)])  # eight of a size: all merged
     assert [segment.doc_count() for segment in backend._index._segments()] == [100]
+
+
+# --- rebuilding on several processes ---------------------------------------------------------
+
+
+def in_batches(documents: list[Document], size: int = 4) -> list[list[Document]]:
+    return [documents[start : start + size] for start in range(0, len(documents), size)]
+
+
+def test_a_rebuild_on_several_processes_keeps_the_order_and_finds_what_adding_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers write runs of BUILD_CHUNK posts as segments; the index adopts them in order."""
+    monkeypatch.setattr(whoosh_rebuild, "BUILD_CHUNK", 7)
+    rng = random.Random(11)
+    vocabulary = ["sepsis", "lactate", "fluids", "norepinephrine", "cultures", "source"]
+    posts = [doc(n, " ".join(rng.choices(vocabulary, k=6)), f"Case {n}") for n in range(1, 31)]
+    rebuilt = WhooshBackend(tmp_path / "rebuilt", processes=2)
+    rebuilt.add([doc(99, "sepsis from before the rebuild")])
+    progress: list[int] = []
+    assert rebuilt.rebuild(in_batches(posts), progress.append) == set()
+    assert progress == [7, 7, 7, 7, 2]
+    assert [segment.doc_count() for segment in rebuilt._index._segments()] == progress
+    assert index_order(rebuilt) == list(range(1, 31))
+    added = WhooshBackend(tmp_path / "added")
+    added.add(posts)
+    asked = (query(Term("sepsis")), query(Phrase(("lactate", "fluids"))), query(Term("case")))
+    for parsed in asked:
+        assert find(rebuilt, parsed, per_page=50) == find(added, parsed, per_page=50)
+    assert not (tmp_path / "rebuilt.build").exists()  # the workers' staging folders are gone
+    rebuilt.add([doc(31, "sepsis after the rebuild")])
+    assert index_order(rebuilt)[-1] == 31
+
+
+def test_a_rebuild_in_one_run_needs_no_worker(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_workers(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a single run is written in this process")
+
+    monkeypatch.setattr(whoosh_rebuild, "ProcessPoolExecutor", no_workers)
+    backend.rebuild(in_batches([doc(n, "troponin") for n in range(1, 11)]), lambda _: None)
+    assert index_order(backend) == list(range(1, 11))
+    backend.rebuild([], lambda _: None)
+    assert backend.post_ids() == set()
+
+
+def test_a_rebuild_returns_the_posts_other_writers_touched_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its copies of those may be older than the other writer's: the caller indexes them again."""
+    monkeypatch.setattr(whoosh_rebuild, "BUILD_CHUNK", 5)
+    path = tmp_path / "index"
+    rebuilding, request = WhooshBackend(path, processes=2), WhooshBackend(path)
+
+    def batches() -> Iterator[list[Document]]:
+        yield [doc(n, "heparin") for n in range(1, 9)]
+        request.add([doc(3, "heparin stopped")])  # another process, between two batches
+        request.remove([6])
+        yield [doc(n, "heparin") for n in range(9, 13)]
+
+    assert rebuilding.rebuild(batches(), lambda _: None) == {3, 6}
+    request.add([doc(13, "heparin later")])  # no rebuild runs now: nothing is noted
+    assert not (path / whoosh_backend.JOURNAL).exists()
+    assert rebuilding.rebuild(in_batches([doc(1, "heparin")]), lambda _: None) == set()
+
+
+def test_a_failed_rebuild_leaves_no_staging_folder_and_no_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(whoosh_rebuild, "BUILD_CHUNK", 3)
+    backend = WhooshBackend(tmp_path / "index", processes=2)
+
+    def failing() -> Iterator[list[Document]]:
+        yield [doc(n, "digoxin") for n in range(1, 8)]
+        raise RuntimeError("the database went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        backend.rebuild(failing(), lambda _: None)
+    assert not (tmp_path / "index.build").exists()
+    assert not (tmp_path / "index" / whoosh_backend.JOURNAL).exists()
+    backend.add([doc(9, "digoxin level")])
+    assert 9 in found(backend, query(Term("digoxin")))
 
 
 def test_past_the_candidates_every_match_still_has_one_page(
