@@ -6,6 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from forum.search import service
+from forum.search.whoosh_backend import RebuildRunning
 
 search_cli = AppGroup("search", help="Keep the search index in step with the forum.")
 
@@ -21,8 +22,11 @@ def sync_command() -> None:
 def reindex_command() -> None:
     """Rebuild the whole index from the database."""
     total = service.searchable_count()
-    with click.progressbar(length=total, label="Indexing posts") as bar:
-        indexed = service.reindex(progress=bar.update)
+    try:
+        with click.progressbar(length=total, label="Indexing posts") as bar:
+            indexed = service.reindex(progress=bar.update)
+    except RebuildRunning as running:
+        raise click.ClickException(f"{running}; try again once it has finished.") from None
     handled = service.drain()
     click.echo(f"{indexed:,} posts indexed ({service.engine_label()}); {handled:,} later changes.")
 

@@ -68,6 +68,10 @@ LONG_WORD = 30  # a snippet's ends move at most this far to a space
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class RebuildRunning(RuntimeError):
+    """Another process is rebuilding the index."""
+
+
 class LockTimeout(TimeoutError):
     """Another writer held the index for longer than the writer was prepared to wait."""
 
@@ -237,20 +241,32 @@ class WhooshBackend:
         from forum.search import whoosh_rebuild
 
         staging_root = self.path.with_name(self.path.name + ".build")
-        shutil.rmtree(staging_root, ignore_errors=True)  # left by a rebuild that was killed
-        with self._locked() as deadline:
-            self._empty(deadline)
-            self._journal_path.write_text("")
-        try:
-            for built in whoosh_rebuild.built_segments(batches, staging_root, self.processes):
-                self._adopt(built)
-                progress(built.documents)
-        finally:
-            shutil.rmtree(staging_root, ignore_errors=True)
-            with self._locked():
-                touched = self._journal_path.read_text().split()
-                self._journal_path.unlink()
+        with self._sole_rebuild():
+            shutil.rmtree(staging_root, ignore_errors=True)  # left by a rebuild that was killed
+            with self._locked() as deadline:
+                self._empty(deadline)
+                self._journal_path.write_text("")
+            try:
+                for built in whoosh_rebuild.built_segments(batches, staging_root, self.processes):
+                    self._adopt(built)
+                    progress(built.documents)
+            finally:
+                shutil.rmtree(staging_root, ignore_errors=True)
+                with self._locked():
+                    touched = self._journal_path.read_text().split()
+                    self._journal_path.unlink()
         return {int(post_id) for post_id in touched}
+
+    @contextmanager
+    def _sole_rebuild(self) -> Iterator[None]:
+        """Refuse a second rebuild while one runs: each would empty the other's work."""
+        lock_path = self.path.with_name(self.path.name + ".rebuild.lock")
+        with lock_path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RebuildRunning("another `flask search reindex` is running") from None
+            yield
 
     def _empty(self, deadline: float) -> None:
         """A new generation with no segments (generations only grow, so every cached searcher

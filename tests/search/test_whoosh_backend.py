@@ -27,7 +27,7 @@ from forum.search.core import (
     Term,
     words,
 )
-from forum.search.whoosh_backend import ANALYZER, LockTimeout, WhooshBackend
+from forum.search.whoosh_backend import ANALYZER, LockTimeout, RebuildRunning, WhooshBackend
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -642,6 +642,22 @@ def test_a_rebuild_returns_the_posts_other_writers_touched_meanwhile(
     request.add([doc(13, "heparin later")])  # no rebuild runs now: nothing is noted
     assert not (path / whoosh_backend.JOURNAL).exists()
     assert rebuilding.rebuild(in_batches([doc(1, "heparin")]), lambda _: None) == set()
+
+
+def test_a_second_rebuild_is_refused_and_leaves_the_first_alone(tmp_path: Path) -> None:
+    path = tmp_path / "index"
+    first, second = WhooshBackend(path), WhooshBackend(path)  # as in two processes
+    first.add([doc(1, "amiodarone")])
+
+    def batches() -> Iterator[list[Document]]:
+        with pytest.raises(RebuildRunning, match="another"):
+            second.rebuild([[doc(2, "amiodarone")]], lambda _: None)
+        yield [doc(3, "amiodarone"), doc(4, "amiodarone")]
+
+    assert first.rebuild(batches(), lambda _: None) == set()
+    assert first.post_ids() == {3, 4}
+    second.rebuild([[doc(2, "amiodarone")]], lambda _: None)  # once the first has finished
+    assert first.post_ids() == {2}
 
 
 def test_a_failed_rebuild_leaves_no_staging_folder_and_no_journal(
