@@ -395,16 +395,19 @@ def latencies(
 
 
 def bench_whoosh(
-    corpus: Corpus, size: int, asked: list[tuple[str, Filters]], work: Path
+    corpus: Corpus, size: int, asked: list[tuple[str, Filters]], work: Path, keep: Path | None
 ) -> Figures:
-    from forum.search.whoosh_backend import WhooshBackend
+    """With `keep`, the index stays in that folder, and a later run reuses it (no build rate)."""
+    from forum.search.whoosh_backend import FORMAT_MARKER, WhooshBackend
 
-    path = work / f"whoosh-{size}"
+    path = (keep or work) / f"whoosh-{size}"
+    reused = (path / FORMAT_MARKER).exists() and keep is not None
     engine = WhooshBackend(path)
-    rate = build(rebuild(engine), corpus, size)
+    rate = float("nan") if reused else build(rebuild(engine), corpus, size)
     p50, p99 = latencies(lambda q, f: engine.search(q, f, False, 1), asked)
     figures = Figures("whoosh", size, rate, dir_size(path), p50, p99)
-    shutil.rmtree(path)
+    if keep is None:
+        shutil.rmtree(path)
     return figures
 
 
@@ -469,6 +472,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--engines", default="whoosh,postgres,fts5")
+    parser.add_argument(
+        "--keep", type=Path, help="keep Whoosh indexes in this folder and reuse them next time"
+    )
     options = parser.parse_args()
     rng = random.Random(20261207)
     vocab = vocabulary(rng)
@@ -486,7 +492,7 @@ def main() -> None:
             here: list[Figures] = []
             for engine in engines:
                 if engine == "whoosh":
-                    here.append(bench_whoosh(corpus, size, asked, work))
+                    here.append(bench_whoosh(corpus, size, asked, work, options.keep))
                 elif engine == "postgres":
                     here.append(bench_postgres(corpus, size, asked))
                 elif engine == "fts5":
