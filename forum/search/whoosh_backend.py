@@ -14,6 +14,7 @@ import shutil
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -413,7 +414,7 @@ class WhooshBackend:
             searcher = local.searcher.refresh()
         if searcher is not getattr(local, "searcher", None):
             local.searcher = searcher
-            local.allowed = {}
+            local.allowed = OrderedDict()
         return searcher
 
     def _excluded(
@@ -435,10 +436,12 @@ class WhooshBackend:
         narrowing = _filter(filters)
         if narrowing is None:
             return None
-        cache: dict[Filters, set[int]] = self._local.allowed
-        if filters not in cache:
+        cache: OrderedDict[Filters, set[int]] = self._local.allowed
+        if filters in cache:
+            cache.move_to_end(filters)
+        else:
             if len(cache) >= FILTER_CACHE:
-                cache.clear()
+                cache.popitem(last=False)  # the least recently used: a popular filter stays
             cache[filters] = set(searcher.docs_for_query(narrowing))
         return cache[filters]
 

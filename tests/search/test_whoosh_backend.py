@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from whoosh import index
+from whoosh.searching import Searcher
 
 from forum.search import whoosh_backend, whoosh_rebuild
 from forum.search.core import (
@@ -745,6 +746,28 @@ def test_a_filter_narrows_the_candidates_and_the_estimate(
         :20
     ]
     assert 400 * 0.8 <= result.total <= 400 * 1.2
+
+
+def test_the_filters_used_most_recently_stay_cached(
+    backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A popular filter (cases only, say) is not gathered again whenever others come and go:
+    over a million posts that costs a fifth of a second."""
+    backend.add([doc(n, "sepsis", community_id=n % 3) for n in range(1, 31)])
+    monkeypatch.setattr(whoosh_backend, "FILTER_CACHE", 2)
+    gathered: list[Any] = []
+    gather = Searcher.docs_for_query
+
+    def counted(self: Searcher, narrowing: Any, *args: Any, **kwargs: Any) -> Any:
+        gathered.append(narrowing)
+        return gather(self, narrowing, *args, **kwargs)
+
+    monkeypatch.setattr(Searcher, "docs_for_query", counted)
+    popular = Filters(kind="discussion")
+    for community in (0, 1, 2):
+        assert find(backend, query(Term("sepsis")), popular).total == 30
+        assert find(backend, query(Term("sepsis")), Filters(community_id=community)).total == 10
+    assert len(gathered) == 4  # the popular filter once, each community once
 
 
 def test_an_edited_old_post_keeps_its_place_in_newest_order(backend: WhooshBackend) -> None:
