@@ -185,6 +185,7 @@ class WhooshBackend:
         self.processes = processes or os.cpu_count() or 1  # a rebuild's worker processes
         self._lock_path = path.with_name(path.name + ".lock")
         self._journal_path = path / JOURNAL
+        self._rebuild_lock_path = path.with_name(path.name + ".rebuild.lock")
         self._local = threading.local()  # a searcher per thread: whoosh's are not shareable
         self._index = self._open_or_create()
         self._current = (path / FORMAT_MARKER).exists()
@@ -261,13 +262,21 @@ class WhooshBackend:
     @contextmanager
     def _sole_rebuild(self) -> Iterator[None]:
         """Refuse a second rebuild while one runs: each would empty the other's work."""
-        lock_path = self.path.with_name(self.path.name + ".rebuild.lock")
-        with lock_path.open("a") as handle:
+        with self._rebuild_lock_path.open("a") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise RebuildRunning("another `flask search reindex` is running") from None
             yield
+
+    def _rebuilding(self) -> bool:
+        """Whether a rebuild holds its lock now (in any process)."""
+        with self._rebuild_lock_path.open("a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False  # closing the file lets the lock go
 
     def _empty(self, deadline: float) -> None:
         """A new generation with no segments (generations only grow, so every cached searcher
@@ -292,9 +301,13 @@ class WhooshBackend:
     def _journal(self, post_ids: Iterable[int]) -> None:
         """While a rebuild runs (in any process), note the posts written outside it. Called
         with the writers' lock held."""
-        if self._journal_path.exists():
-            with self._journal_path.open("a") as journal:
-                journal.write("".join(f"{post_id}\n" for post_id in post_ids))
+        if not self._journal_path.exists():
+            return
+        if not self._rebuilding():  # left by a rebuild that was killed: nobody will read it
+            self._journal_path.unlink(missing_ok=True)
+            return
+        with self._journal_path.open("a") as journal:
+            journal.write("".join(f"{post_id}\n" for post_id in post_ids))
 
     def _open_or_create(self) -> Any:
         if index.exists_in(str(self.path)):

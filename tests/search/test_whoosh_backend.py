@@ -679,6 +679,16 @@ def test_a_failed_rebuild_leaves_no_staging_folder_and_no_journal(
     assert 9 in found(backend, query(Term("digoxin")))
 
 
+def test_the_journal_of_a_killed_rebuild_is_dropped_by_the_next_write(tmp_path: Path) -> None:
+    backend = WhooshBackend(tmp_path / "index")
+    journal = tmp_path / "index" / whoosh_backend.JOURNAL
+    journal.write_text("5\n")  # its rebuild died before reading it; no rebuild runs now
+    backend.add([doc(6, "digoxin")])
+    assert not journal.exists()
+    backend.remove([6])
+    assert not journal.exists()
+
+
 def test_past_the_candidates_every_match_still_has_one_page(
     backend: WhooshBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
