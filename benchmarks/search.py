@@ -25,18 +25,18 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import quantiles
-from typing import Any
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forum.search import querylang  # noqa: E402
-from forum.search.core import Document, Filters, ParsedQuery, Phrase, Term  # noqa: E402
+from forum.search.core import Document, Filters, ParsedQuery, Phrase, Term, batched  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CURBSIDE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 QUERIES = 500
@@ -295,6 +295,13 @@ class Fts5:
             "kind UNINDEXED, tokenize = 'unicode61')"
         )
 
+    def rebuild(
+        self, batches: Iterable[Sequence[Document]], progress: Callable[[int], None]
+    ) -> None:
+        for docs in batches:
+            self.add(docs)
+            progress(len(docs))
+
     def add(self, docs: Sequence[Document]) -> None:
         self.db.executemany(
             "INSERT INTO doc(rowid, title, body, community_id, kind) VALUES (?, ?, ?, ?, ?)",
@@ -354,28 +361,18 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def batches(corpus: Corpus, size: int) -> Iterator[list[Document]]:
-    """The corpus's first `size` posts, BATCH at a time."""
-    batch: list[Document] = []
-    for doc in documents(corpus, size, seed=size):
-        batch.append(doc)
-        if len(batch) == BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+class Rebuilds(Protocol):
+    def rebuild(
+        self, batches: Iterable[Sequence[Document]], progress: Callable[[int], None]
+    ) -> object: ...
 
 
-def build(fill: Callable[[Iterator[list[Document]]], object], corpus: Corpus, size: int) -> float:
-    """Index every document through `fill` (given the batches); returns documents per second."""
+def build(engine: Rebuilds, corpus: Corpus, size: int) -> float:
+    """Index the corpus's first `size` posts as `flask search reindex` does, BATCH at a time;
+    returns documents per second."""
     began = time.perf_counter()
-    fill(batches(corpus, size))
+    engine.rebuild(batched(documents(corpus, size, seed=size), BATCH), progress=lambda _: None)
     return size / (time.perf_counter() - began)
-
-
-def rebuild(engine: Any) -> Callable[[Iterator[list[Document]]], object]:
-    """Fill an engine as `flask search reindex` does."""
-    return lambda documents: engine.rebuild(documents, progress=lambda _: None)
 
 
 def latencies(
@@ -403,7 +400,7 @@ def bench_whoosh(
     path = (keep or work) / f"whoosh-{size}"
     reused = (path / FORMAT_MARKER).exists() and keep is not None
     engine = WhooshBackend(path)
-    rate = float("nan") if reused else build(rebuild(engine), corpus, size)
+    rate = float("nan") if reused else build(engine, corpus, size)
     p50, p99 = latencies(lambda q, f: engine.search(q, f, False, 1), asked)
     figures = Figures("whoosh", size, rate, dir_size(path), p50, p99)
     if keep is None:
@@ -433,7 +430,7 @@ def bench_postgres(corpus: Corpus, size: int, asked: list[tuple[str, Filters]]) 
         with engine_db.begin() as connection:
             pg_backend.create_schema(connection)
         engine = pg_backend.PgBackend(engine_db)
-        rate = build(rebuild(engine), corpus, size)
+        rate = build(engine, corpus, size)
         with engine_db.begin() as connection:
             connection.execute(sa.text("ANALYZE search_document"))
             size_query = sa.text("SELECT pg_total_relation_size('search_document')")
@@ -450,7 +447,7 @@ def bench_postgres(corpus: Corpus, size: int, asked: list[tuple[str, Filters]]) 
 def bench_fts5(corpus: Corpus, size: int, asked: list[tuple[str, Filters]], work: Path) -> Figures:
     path = work / f"fts5-{size}.sqlite3"
     engine = Fts5(path)
-    rate = build(lambda documents: [engine.add(batch) for batch in documents], corpus, size)
+    rate = build(engine, corpus, size)
     p50, p99 = latencies(engine.search, asked)
     figures = Figures("sqlite fts5", size, rate, engine.size(), p50, p99)
     engine.db.close()

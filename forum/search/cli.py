@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from forum.search import service
-from forum.search.whoosh_backend import RebuildRunning
+from forum.search.core import RebuildRunning
 
 search_cli = AppGroup("search", help="Keep the search index in step with the forum.")
 

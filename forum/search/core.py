@@ -7,12 +7,30 @@ everything else (the outbox, the CLI, the page) talks to Backend only.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 PER_PAGE = 20
+
+Item = TypeVar("Item")
+
+
+class RebuildRunning(RuntimeError):
+    """Another process is rebuilding the index."""
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """Lists of `size` items in order, the last one shorter (itertools.batched, Python 3.12)."""
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)

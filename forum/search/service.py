@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from forum.cases.models import Post, Thread
 from forum.extensions import db
 from forum.search import documents
-from forum.search.core import Backend, Document
+from forum.search.core import Backend, Document, batched
 from forum.search.models import SearchOutbox
 
 log = logging.getLogger(__name__)
@@ -189,10 +189,10 @@ def reindex(progress: Callable[[int], None] = lambda _: None) -> int:
             total += len(posts)
             db.session.expunge_all()  # keep memory flat over a large forum
 
-    touched = sorted(backend().rebuild(batches(), progress))
+    touched = backend().rebuild(batches(), progress)
     # Posts written by requests during the rebuild: its copies of them may be older.
-    for start in range(0, len(touched), DRAIN_BATCH):
-        apply(set(touched[start : start + DRAIN_BATCH]), set())
+    for post_ids in batched(touched, DRAIN_BATCH):
+        apply(set(post_ids), set())
     # What changed during the rebuild and is not drained yet is still in the outbox.
     db.session.execute(sa.delete(SearchOutbox).where(SearchOutbox.id <= started_at))
     db.session.commit()

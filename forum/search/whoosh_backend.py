@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import Any, TypeGuard
 
 from whoosh import fields, index, writing
 from whoosh import query as wq
@@ -29,7 +29,7 @@ from whoosh.analysis import Token, Tokenizer
 from whoosh.reading import SegmentReader
 from whoosh.searching import Searcher
 
-from forum.search import whoosh_postings
+from forum.search import whoosh_postings, whoosh_rebuild
 from forum.search.core import (
     PER_PAGE,
     WORD,
@@ -39,13 +39,11 @@ from forum.search.core import (
     Hit,
     ParsedQuery,
     Phrase,
+    RebuildRunning,
     ResultPage,
     Term,
     words,
 )
-
-if TYPE_CHECKING:  # whoosh_rebuild imports this module: the backend imports it when rebuilding
-    from forum.search import whoosh_rebuild
 
 TITLE_BOOST = 2.0
 TEXT_FIELDS = ("title", "body")
@@ -67,10 +65,6 @@ FILTER_CACHE = 16  # filter results kept per thread (a broad one is a set of man
 SNIPPET_CHARS = 240  # the length of a snippet, give or take a word
 LONG_WORD = 30  # a snippet's ends move at most this far to a space
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class RebuildRunning(RuntimeError):
-    """Another process is rebuilding the index."""
 
 
 class LockTimeout(TimeoutError):
@@ -240,8 +234,6 @@ class WhooshBackend:
         """Empty the index and fill it with these documents, in order, on every core (see
         whoosh_rebuild); returns the posts that other writers added or removed meanwhile. The
         rebuild's copies of those may be older than theirs: index them again afterwards."""
-        from forum.search import whoosh_rebuild
-
         staging_root = self.path.with_name(self.path.name + ".build")
         with self._sole_rebuild():
             shutil.rmtree(staging_root, ignore_errors=True)  # left by a rebuild that was killed
@@ -249,7 +241,10 @@ class WhooshBackend:
                 self._empty(deadline)
                 self._journal_path.write_text("")
             try:
-                for built in whoosh_rebuild.built_segments(batches, staging_root, self.processes):
+                built_segments = whoosh_rebuild.built_segments(
+                    batches, staging_root, self.processes, SCHEMA, index_fields
+                )
+                for built in built_segments:
                     self._adopt(built)
                     progress(built.documents)
             finally:

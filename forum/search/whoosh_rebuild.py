@@ -12,18 +12,19 @@ first). Segments this size need no merging: a million posts make twenty.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from whoosh import index
 
-from forum.search.core import Document
-from forum.search.whoosh_backend import SCHEMA, index_fields
+from forum.search.core import Document, batched
+
+Fields = Callable[[Document], dict[str, Any]]  # a document's field values for the schema
 
 BUILD_CHUNK = 50_000  # posts per segment a worker writes
 # Memory a worker may use to sort its segment's postings before spilling them to disk (which
@@ -43,17 +44,19 @@ class BuiltSegment:
         return sorted(self.staging.glob(f"{self.segment.segment_id()}.*"))
 
 
-def build_segment(staging: Path, documents: Sequence[Document]) -> BuiltSegment:
+def build_segment(
+    staging: Path, documents: Sequence[Document], schema: Any, fields: Fields
+) -> BuiltSegment:
     """Write these documents, in order, as the one segment of a new index in `staging`.
 
     Runs in a worker process (spawned: it shares nothing with the parent but these arguments).
     """
     staging.mkdir(parents=True)
-    built = index.create_in(str(staging), SCHEMA)
+    built = index.create_in(str(staging), schema)
     writer = built.writer(limitmb=SORT_MEMORY_MB)
     try:
         for document in documents:
-            writer.add_document(**index_fields(document))
+            writer.add_document(**fields(document))
     except BaseException:
         writer.cancel()
         raise
@@ -63,26 +66,29 @@ def build_segment(staging: Path, documents: Sequence[Document]) -> BuiltSegment:
 
 
 def built_segments(
-    batches: Iterable[Sequence[Document]], staging_root: Path, processes: int
+    batches: Iterable[Sequence[Document]],
+    staging_root: Path,
+    processes: int,
+    schema: Any,
+    fields: Fields,
 ) -> Iterator[BuiltSegment]:
     """Segments of BUILD_CHUNK documents each, in the order the documents came.
 
     With one run or one process, the runs are written here; otherwise by `processes` workers,
     with at most one run waiting beyond those being written (each is held in memory)."""
-    runs = _runs(batches)
-    first, second = next(runs, None), next(runs, None)
-    if first is None:
-        return
-    ordered = enumerate(chain([first], [second] if second else [], runs))
-    if second is None or processes < 2:
+    runs = batched(chain.from_iterable(batches), BUILD_CHUNK)
+    head = list(islice(runs, 2))  # a single run is not worth starting workers for
+    ordered = enumerate(chain(head, runs))
+    if len(head) < 2 or processes < 2:
         for number, run in ordered:
-            yield build_segment(staging_root / str(number), run)
+            yield build_segment(staging_root / str(number), run, schema, fields)
         return
     with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
         writing: deque[Future[BuiltSegment]] = deque()
         try:
             for number, run in ordered:
-                writing.append(pool.submit(build_segment, staging_root / str(number), run))
+                staging = staging_root / str(number)
+                writing.append(pool.submit(build_segment, staging, run, schema, fields))
                 if len(writing) > processes:
                     yield writing.popleft().result()
             while writing:
@@ -90,15 +96,3 @@ def built_segments(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-
-def _runs(batches: Iterable[Sequence[Document]]) -> Iterator[list[Document]]:
-    run: list[Document] = []
-    for batch in batches:
-        for document in batch:
-            run.append(document)
-            if len(run) == BUILD_CHUNK:
-                yield run
-                run = []
-    if run:
-        yield run

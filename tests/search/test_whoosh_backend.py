@@ -24,11 +24,13 @@ from forum.search.core import (
     Filters,
     ParsedQuery,
     Phrase,
+    RebuildRunning,
     ResultPage,
     Term,
+    batched,
     words,
 )
-from forum.search.whoosh_backend import ANALYZER, LockTimeout, RebuildRunning, WhooshBackend
+from forum.search.whoosh_backend import ANALYZER, LockTimeout, WhooshBackend
 
 START = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -583,8 +585,8 @@ def test_small_writes_never_merge_a_large_segment(
 # --- rebuilding on several processes ---------------------------------------------------------
 
 
-def in_batches(documents: list[Document], size: int = 4) -> list[list[Document]]:
-    return [documents[start : start + size] for start in range(0, len(documents), size)]
+def in_batches(documents: list[Document]) -> list[list[Document]]:
+    return list(batched(documents, 4))
 
 
 def test_a_rebuild_on_several_processes_keeps_the_order_and_finds_what_adding_finds(
